@@ -227,6 +227,9 @@ def read_xyz(path: str | Path) -> np.ndarray:
         hint = "" if tifffile is not None else " 3-channel float TIFFs need the tifffile package (pip install tifffile)."
         msg = f"point cloud {path} cannot be decoded ({type(exc).__name__}: {exc}).{hint}"
         raise DataLayoutError(msg) from exc
+    if values.size == 0:
+        msg = f"point cloud {path} cannot be decoded (no pixel data); re-extract it from the MVTec 3D-AD archive."
+        raise DataLayoutError(msg)
     if values.ndim == 2:
         values = values[:, :, None]
     if values.ndim != 3:

@@ -70,7 +70,7 @@ def test_unreadable_png(mvtec_root, rel):
 
 def test_empty_category(mvtec_root):
     (mvtec_root / "carpet").mkdir()
-    with pytest.raises(DataLayoutError, match=r"carpet: the category is empty; extract"):
+    with pytest.raises(DataLayoutError, match=r"carpet: the category is empty \(no train/ or test/ folder\)"):
         mvtec_ad.load_index(mvtec_root, "carpet")
 
 
