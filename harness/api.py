@@ -1,0 +1,368 @@
+"""The contracts every track, method and baseline implements.
+
+- :class:`Budget`: the identical limits every row of a table runs under (a frozen dataclass;
+  each track subclasses it with its own fields, and keeps its named presets as data).
+- :class:`Track`: data contract, evaluation, metric directions and budget presets of a task family.
+- :class:`Method`: ``fit(train, budget, ctx)`` then ``predict(inputs) -> Predictions``. Baselines are
+  methods with ``kind = "baseline"``. Methods see test *inputs* only; truth stays in the runner.
+- :class:`Predictions`: named arrays that cross the process boundary from a job to the runner.
+- :class:`Job`: one cell of the grid (track, dataset, subset, method, config, seed, budget).
+
+This module imports no torch and no track-specific library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from harness.errors import BudgetError, InvalidPredictionError
+
+__all__ = [
+    "STATUSES",
+    "Budget",
+    "Context",
+    "Job",
+    "Method",
+    "Predictions",
+    "Track",
+    "stable_hash",
+]
+
+#: Every status a job can end with.
+STATUSES = ("ok", "error", "timeout", "oom", "invalid")
+
+
+def stable_hash(obj: Any, *, n_chars: int = 16) -> str:
+    """Hash a JSON-serialisable object independently of dict order and process.
+
+    Args:
+        obj: Nested dicts, lists, strings and numbers.
+        n_chars: Length of the hex digest prefix returned.
+
+    Returns:
+        The first ``n_chars`` hex characters of the SHA-256 of the canonical JSON.
+
+    Example:
+        >>> stable_hash({"b": 1, "a": 2}) == stable_hash({"a": 2, "b": 1})
+        True
+    """
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:n_chars]
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits shared by every job of a table; tracks subclass it with their own fields.
+
+    A budget is data: each track keeps a table of named presets (``smoke``, ``default``,
+    ``paper``) and :meth:`Track.budget` builds the dataclass from it. Its :meth:`hash` goes
+    into every job key and result row, so a table never mixes two versions of a budget.
+    """
+
+    name: str = field(default="custom", metadata=_help("Preset name this budget was built from."))
+    time_limit_s: float = field(default=600.0, metadata=_help("Wall-clock limit of one job, in seconds."))
+    memory_limit_mb: int = field(default=8192, metadata=_help("Peak resident memory of one job, in MiB."))
+    device: str = field(default="cpu", metadata=_help("Device class the timings come from: cpu or cuda."))
+    seeds: tuple[int, ...] = field(default=(0,), metadata=_help("Seeds every method runs with."))
+    weights: str = field(default="random", metadata=_help("'random' init or a local checkpoint path."))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the budget's fields as a plain dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+    def hash(self) -> str:
+        """Return a short stable hash of every field except the name and the seeds."""
+        payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "seeds")}
+        payload["__class__"] = type(self).__name__
+        return stable_hash(payload)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, where: str = "budget") -> Budget:
+        """Build a budget, rejecting unknown keys and converting lists to tuples.
+
+        Args:
+            values: Field values; missing fields take their defaults.
+            where: Where the values came from, for the error message.
+
+        Raises:
+            BudgetError: A key is not a field of this budget class.
+        """
+        allowed = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            msg = (
+                f"{where}: key {unknown[0]!r} is not a field of {cls.__name__}; "
+                f"allowed keys: {', '.join(sorted(allowed))}."
+            )
+            raise BudgetError(msg)
+        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**converted)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """Return (field, default, help) for every field, for ``parbench list budgets``."""
+        return [(f.name, repr(f.default), f.metadata.get("help", "")) for f in dataclasses.fields(cls)]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Named arrays a method returns from ``predict``; validated and scored by the runner.
+
+    Attributes:
+        arrays: Mapping from a name the track declares (``"scores"``, ``"maps"``, ...) to a
+            numpy array (torch tensors are converted on construction through :meth:`of`).
+    """
+
+    arrays: Mapping[str, np.ndarray]
+
+    @classmethod
+    def of(cls, **arrays: Any) -> Predictions:
+        """Build predictions from numpy arrays or torch tensors (moved to CPU).
+
+        Example:
+            >>> Predictions.of(scores=[0.1, 0.9])["scores"].shape
+            (2,)
+        """
+        out = {}
+        for key, value in arrays.items():
+            if hasattr(value, "detach"):
+                value = value.detach().cpu().numpy()
+            out[key] = np.asarray(value)
+        return cls(out)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+    def save(self, path: Path) -> None:
+        """Write the arrays to an uncompressed ``.npz`` file at ``path``."""
+        with Path(path).open("wb") as handle:
+            np.savez(handle, **dict(self.arrays))
+
+    @classmethod
+    def load(cls, path: Path) -> Predictions:
+        """Read predictions written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls({key: data[key] for key in data.files})
+
+    def check(self, name: str, *, shape: tuple[int, ...], kind: str = "f", finite: bool = True) -> np.ndarray:
+        """Return array ``name`` after checking its presence, shape, dtype kind and finiteness.
+
+        Args:
+            name: Key of the array.
+            shape: Expected shape; ``-1`` matches any length on that axis.
+            kind: numpy dtype kinds accepted (``"f"`` float, ``"iu"`` integer, ``"b"`` bool).
+            finite: Reject NaN and infinite values.
+
+        Raises:
+            InvalidPredictionError: The array is missing or fails a check; the message says which.
+        """
+        if name not in self.arrays:
+            msg = f"predictions lack array {name!r}; got arrays {sorted(self.arrays)}."
+            raise InvalidPredictionError(msg)
+        array = self.arrays[name]
+        wrong_rank = array.ndim != len(shape)
+        if wrong_rank or any(want not in (-1, got) for want, got in zip(shape, array.shape, strict=False)):
+            msg = f"predictions[{name!r}] must have shape {shape}; got {array.shape}."
+            raise InvalidPredictionError(msg)
+        if array.dtype.kind not in kind:
+            msg = f"predictions[{name!r}] must have dtype kind {kind!r}; got {array.dtype}."
+            raise InvalidPredictionError(msg)
+        if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+            first = np.unravel_index(int(np.argmin(np.isfinite(array))), array.shape)
+            msg = f"predictions[{name!r}] must be finite; got {array[first]} at index {tuple(map(int, first))}."
+            raise InvalidPredictionError(msg)
+        return array
+
+
+@dataclass
+class Context:
+    """What the runner hands a method besides data: seed, device, scratch folder, logger.
+
+    Attributes:
+        seed: The job's seed; build every generator from it.
+        device: ``"cpu"`` or ``"cuda"``, resolved from ``--device``.
+        work_dir: A scratch folder owned by this job, removed afterwards.
+        data_root: The folder of the dataset, for methods that read extra modalities.
+        log: The job's logger; its records go to the job's log file.
+        n_threads: CPU threads this job may use.
+    """
+
+    seed: int
+    device: str = "cpu"
+    work_dir: Path = field(default_factory=Path.cwd)
+    data_root: Path | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("parbench.job"))
+    n_threads: int = 1
+
+
+class Method(ABC):
+    """A method or baseline under test.
+
+    Subclasses set the class attributes, declare a frozen ``Config`` dataclass and implement
+    :meth:`fit` and :meth:`predict`. ``__init__`` only stores the config.
+    """
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "method"
+    paper: ClassVar[str] = ""
+    track: ClassVar[str] = ""
+
+    @dataclass(frozen=True)
+    class Config:
+        """Method options; subclasses replace this with their own frozen dataclass."""
+
+    def __init__(self, config: Any | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    @classmethod
+    def make_config(cls, overrides: Mapping[str, Any] | None = None) -> Any:
+        """Build the config from overrides, rejecting unknown keys with the allowed ones."""
+        overrides = dict(overrides or {})
+        allowed = {f.name for f in dataclasses.fields(cls.Config)}
+        unknown = sorted(set(overrides) - allowed)
+        if unknown:
+            msg = (
+                f"config of method {cls.name or cls.__name__!r}: key {unknown[0]!r} is not allowed; "
+                f"allowed keys: {', '.join(sorted(allowed)) or '(none)'}."
+            )
+            raise BudgetError(msg)
+        return cls.Config(**overrides)
+
+    @abstractmethod
+    def fit(self, train: Any, budget: Budget, ctx: Context) -> None:
+        """Learn from the training data of one subset under ``budget``."""
+
+    @abstractmethod
+    def predict(self, inputs: Any) -> Predictions:
+        """Return raw predictions for the test inputs (no labels, masks or boxes)."""
+
+
+class Track(ABC):
+    """A task family: its data contract, evaluation, metrics and budget presets.
+
+    Subclasses set the class attributes and implement the loaders. The runner calls
+    :meth:`load_train` and :meth:`load_test_inputs` inside the job's process and
+    :meth:`load_truth`, :meth:`validate` and :meth:`evaluate` in its own process only.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: metric name -> True when higher is better; the first entry is the main metric.
+    metrics: ClassVar[dict[str, bool]] = {}
+    budget_cls: ClassVar[type[Budget]] = Budget
+    #: preset name -> field values (data, not code).
+    budgets: ClassVar[dict[str, dict[str, Any]]] = {}
+    default_dataset: ClassVar[str] = ""
+    #: datasets each budget runs on when ``--dataset`` is not given (default: default_dataset).
+    budget_datasets: ClassVar[dict[str, str]] = {}
+    #: subsets each budget runs on when ``--subsets`` is not given (default: all of the dataset).
+    budget_subsets: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @property
+    def main_metric(self) -> str:
+        """The metric leaderboards rank by."""
+        return next(iter(self.metrics))
+
+    def budget(self, name: str, **overrides: Any) -> Budget:
+        """Build the named budget preset, with optional field overrides.
+
+        Raises:
+            UnknownNameError: ``name`` is not a preset of this track.
+        """
+        from harness.registry import closest_names_error
+
+        if name not in self.budgets:
+            raise closest_names_error("budget", name, sorted(self.budgets), where=f"track {self.name!r}")
+        values = {**self.budgets[name], **overrides, "name": name}
+        return self.budget_cls.from_dict(values, where=f"budget {name!r} of track {self.name!r}")
+
+    def subsets(self, root: Path, card: Any) -> list[str]:
+        """Return the subsets present in the dataset folder (default: the card's list)."""
+        return list(card.subsets)
+
+    @abstractmethod
+    def load_train(self, root: Path, card: Any, subset: str, budget: Budget) -> Any:
+        """Load the training data of one subset (runs in the job's process)."""
+
+    @abstractmethod
+    def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget) -> Any:
+        """Load the test inputs of one subset, without any label (runs in the job's process)."""
+
+    @abstractmethod
+    def load_truth(self, root: Path, card: Any, subset: str, budget: Budget) -> Any:
+        """Load the test truth of one subset (runs in the runner's process only)."""
+
+    @abstractmethod
+    def validate(self, predictions: Predictions, truth: Any) -> None:
+        """Raise :class:`~harness.errors.InvalidPredictionError` if predictions cannot be scored."""
+
+    @abstractmethod
+    def evaluate(self, predictions: Predictions, truth: Any) -> dict[str, float]:
+        """Compute every metric of :attr:`metrics` from raw predictions and truth."""
+
+    def save_figures(self, predictions: Predictions, truth: Any, inputs_root: Path, out_dir: Path) -> None:
+        """Optionally write per-job figures (default: nothing)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One cell of the grid; its :attr:`key` identifies it in the store.
+
+    Attributes:
+        track: Track name.
+        dataset: Dataset card name.
+        subset: Subset (category, fold) name.
+        method: Registered method name.
+        target: ``"module:Object"`` of the method class.
+        config: Method config overrides.
+        seed: Seed of this run.
+        budget: Budget field values (its name included).
+        budget_hash: :meth:`Budget.hash` of the budget.
+        fingerprint: Fingerprint of the dataset folder.
+    """
+
+    track: str
+    dataset: str
+    subset: str
+    method: str
+    target: str
+    config: Mapping[str, Any]
+    seed: int
+    budget: Mapping[str, Any]
+    budget_hash: str
+    fingerprint: str
+
+    @property
+    def key(self) -> str:
+        """Stable hash of everything that defines the job."""
+        return stable_hash(
+            {
+                "track": self.track,
+                "dataset": self.dataset,
+                "subset": self.subset,
+                "method": self.method,
+                "config": dict(self.config),
+                "seed": self.seed,
+                "budget_hash": self.budget_hash,
+                "fingerprint": self.fingerprint,
+            }
+        )
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name, used in logs and the progress bar."""
+        return f"{self.dataset}/{self.subset}/{self.method}/seed{self.seed}"

@@ -1,0 +1,158 @@
+"""What runs inside a job's own process: load inputs, fit, predict, save predictions.
+
+The runner forks this process from a warm fork server that has never held any test truth.
+The job loads the training data and the test *inputs* through the track, runs the method and
+writes ``predictions.npz`` and ``meta.json`` into its scratch folder; on an exception it writes
+``error.txt`` (the traceback) and exits non-zero. It never sees labels, masks or boxes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["EXIT_ERROR", "EXIT_OOM", "job_main", "peak_rss_mb"]
+
+EXIT_ERROR = 1
+EXIT_OOM = 3
+_PR_SET_PDEATHSIG = 1
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, in MiB (``VmHWM``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this process when the fork server (its parent) exits."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _redirect_output(log_path: Path) -> logging.Logger:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    logger = logging.getLogger("parbench.job")
+    logger.handlers[:] = [logging.StreamHandler(sys.stderr)]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def _seed_everything(seed: int, n_threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy state for libraries that use it
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        torch.manual_seed(seed)
+        torch.set_num_threads(max(1, n_threads))
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        torch = sys.modules.get("torch")
+        return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+    return device
+
+
+def job_main(spec: dict[str, Any], out_dir: str) -> None:
+    """Run one job; called by the runner in a fresh child process.
+
+    Args:
+        spec: The job as plain data: ``track``, ``target``, ``config``, ``seed``, ``budget``,
+            ``root``, ``card``, ``subset``, ``device``, ``n_threads``, ``log_path``.
+        out_dir: Scratch folder where the predictions, timings or traceback go.
+    """
+    _die_with_parent()
+    out = Path(out_dir)
+    log = _redirect_output(Path(spec["log_path"]))
+    try:
+        _run(spec, out, log)
+    except MemoryError:
+        (out / "error.txt").write_text(traceback.format_exc())
+        log.exception("job ran out of memory")
+        sys.stdout.flush()
+        os._exit(EXIT_OOM)
+    except BaseException:  # noqa: BLE001 - every failure of a method is recorded, never raised
+        (out / "error.txt").write_text(traceback.format_exc())
+        log.exception("job failed")
+        sys.stdout.flush()
+        os._exit(EXIT_ERROR)
+
+
+def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
+    from harness.api import Context, Predictions
+    from harness.cards import DatasetCard
+    from harness.registry import load_target, tracks
+
+    track = tracks.get(spec["track"])()
+    method_cls = load_target(spec["target"])
+    budget = track.budget_cls.from_dict(spec["budget"])
+    card = DatasetCard(**spec["card"])
+    root = Path(spec["root"])
+    device = _resolve_device(spec["device"])
+    _seed_everything(spec["seed"], spec["n_threads"])
+    ctx = Context(
+        seed=spec["seed"],
+        device=device,
+        work_dir=out / "work",
+        data_root=root,
+        log=log,
+        n_threads=spec["n_threads"],
+    )
+    ctx.work_dir.mkdir(exist_ok=True)
+    log.info("job %s: %s on %s/%s seed %d, device %s", spec["key"], spec["method"], spec["dataset"],
+             spec["subset"], spec["seed"], device)
+    t0 = time.perf_counter()
+    train = track.load_train(root, card, spec["subset"], budget)
+    inputs = track.load_test_inputs(root, card, spec["subset"], budget)
+    t1 = time.perf_counter()
+    method = method_cls(method_cls.make_config(spec["config"]))
+    method.fit(train, budget, ctx)
+    t2 = time.perf_counter()
+    predictions = method.predict(inputs)
+    t3 = time.perf_counter()
+    if isinstance(predictions, dict):
+        predictions = Predictions.of(**predictions)
+    if not isinstance(predictions, Predictions):
+        msg = f"predict must return harness.api.Predictions; got {type(predictions).__name__}."
+        raise TypeError(msg)
+    predictions.save(out / "predictions.npz")
+    meta = {
+        "load_s": t1 - t0,
+        "fit_s": t2 - t1,
+        "predict_s": t3 - t2,
+        "peak_memory_mb": peak_rss_mb(),
+        "device": device,
+    }
+    (out / "meta.json").write_text(json.dumps(meta))
+    log.info("fit %.2f s, predict %.2f s, peak %.0f MiB", meta["fit_s"], meta["predict_s"], meta["peak_memory_mb"])
+    sys.stdout.flush()
+    sys.stderr.flush()

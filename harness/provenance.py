@@ -1,0 +1,61 @@
+"""Provenance stamped on every result row: git commit and dirty flag, package versions, device."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+__all__ = ["PACKAGES", "git_state", "package_versions"]
+
+#: Packages whose versions are recorded (those missing are left out).
+PACKAGES = (
+    "parbench",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "torch",
+    "torchvision",
+    "torchmetrics",
+    "anomalib",
+    "mambapy",
+)
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def git_state() -> tuple[str, bool]:
+    """Return (commit hash, dirty flag) of the checkout, or ("unknown", False) outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=_REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return commit, bool(status.strip())
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> str:
+    """Return a JSON object of the installed versions of :data:`PACKAGES` and Python."""
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return json.dumps(versions, sort_keys=True)

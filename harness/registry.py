@@ -1,0 +1,265 @@
+"""Name -> lazy ``"module:Object"`` registry of tracks and methods, with did-you-mean errors.
+
+Built-ins are listed as strings in the sorted tables below, so ``parbench list`` imports no
+torch; a target is imported on the first :meth:`Registry.get`. Third-party methods arrive
+through the entry-point group ``parbench.methods`` and tracks through ``parbench.tracks``
+(the value is the usual ``"module:Object"``); they are stored as the same lazy placeholders.
+
+How to add a method:
+
+1. Write a package under ``methods/`` (or ``baselines/``) with a :class:`harness.api.Method`
+   subclass: set ``name``, ``kind``, ``paper``, ``track``, a frozen ``Config`` dataclass,
+   ``fit`` and ``predict``.
+2. Add one line to :data:`METHODS` below: ``"name": MethodEntry("package.module:Class", "track")``;
+   an ablation is another line with the same target and ``config={...}`` overrides.
+3. Run ``parbench list methods`` to see it, then ``parbench run <track> --methods name``.
+4. A method outside this repository declares instead, in its own ``pyproject.toml``:
+   ``[project.entry-points."parbench.methods"] name = "module:Class"``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Generic, TypeVar
+
+from harness.errors import ParbenchError, UnknownNameError
+
+__all__ = [
+    "METHODS",
+    "TRACKS",
+    "MethodEntry",
+    "Registry",
+    "closest_names_error",
+    "load_target",
+    "methods",
+    "tracks",
+]
+
+T = TypeVar("T")
+
+
+def closest_names_error(kind: str, name: str, choices: Iterable[str], *, where: str = "") -> UnknownNameError:
+    """Build the error for an unknown name: up to three close matches, then what exists.
+
+    Args:
+        kind: What was looked up (``"method"``, ``"track"``, ...).
+        name: The name that was not found.
+        choices: Every registered name.
+        where: Optional scope, e.g. ``"track 'anomaly'"``.
+
+    Returns:
+        An :class:`UnknownNameError` to raise.
+
+    Example:
+        >>> str(closest_names_error("method", "patchcor", ["patchcore", "padim"]))
+        "Unknown method 'patchcor'; did you mean 'patchcore'? Available (2): padim, patchcore."
+    """
+    choices = sorted(choices)
+    scope = f" in {where}" if where else ""
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "."
+    shown = ", ".join(choices[:20]) + (", ..." if len(choices) > 20 else "")
+    listing = f" Available ({len(choices)}): {shown}." if choices else " None is registered."
+    return UnknownNameError(f"Unknown {kind} {name!r}{scope}{hint}{listing}")
+
+
+def load_target(target: str | EntryPoint | Any) -> Any:
+    """Import a ``"module:Object"`` string or an entry point; return other objects unchanged.
+
+    Raises:
+        ParbenchError: The module or the attribute cannot be imported; says which target.
+    """
+    if isinstance(target, EntryPoint):
+        return target.load()
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr = target.partition(":")
+    try:
+        obj = importlib.import_module(module_name)
+        for part in attr.split(".") if attr else []:
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        msg = f"cannot import {target!r}: {exc}. Is the package installed (pip install -e '.[extras]')?"
+        raise ParbenchError(msg) from exc
+    return obj
+
+
+@dataclass
+class _Entry:
+    target: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+    loaded: Any = None
+
+
+class Registry(Generic[T]):
+    """Names of one kind mapped to lazily imported objects.
+
+    Args:
+        kind: The kind of thing registered, used in error messages ("method", "track").
+        base_cls: Optional class every materialised object must be (a subclass of).
+        group: Entry-point group scanned once for plugins.
+    """
+
+    def __init__(self, kind: str, *, base_cls: type | None = None, group: str | None = None) -> None:
+        self.kind = kind
+        self.base_cls = base_cls
+        self.group = group
+        self._entries: dict[str, _Entry] = {}
+        self._frozen = False
+        self._plugins_loaded = group is None
+
+    def register(self, name: str, target: Any, *, replace: bool = False, **meta: Any) -> None:
+        """Register ``name`` -> ``target`` (a ``"module:Object"`` string, entry point or object).
+
+        Raises:
+            ParbenchError: The registry is frozen, or the name exists and ``replace`` is False.
+        """
+        if self._frozen:
+            msg = f"the {self.kind} registry is frozen; cannot register {name!r}."
+            raise ParbenchError(msg)
+        if name in self._entries and not replace:
+            existing = self._entries[name].target
+            msg = f"{self.kind} {name!r} is already registered as {existing!r}; new target {target!r}."
+            raise ParbenchError(msg)
+        self._entries[name] = _Entry(target, dict(meta))
+
+    def freeze(self) -> None:
+        """Refuse further registrations."""
+        self._frozen = True
+
+    def _clear(self) -> None:
+        """Remove every entry and unfreeze (tests only)."""
+        self._entries.clear()
+        self._frozen = False
+        self._plugins_loaded = self.group is None
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for ep in entry_points(group=self.group):
+            if ep.name not in self._entries:
+                self._entries[ep.name] = _Entry(ep, {"plugin": True})
+
+    def names(self) -> list[str]:
+        """Return every registered name, sorted."""
+        self._load_plugins()
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        self._load_plugins()
+        return name in self._entries
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """Return the metadata stored with ``name`` (without importing it)."""
+        return self._entry(name).meta
+
+    def target(self, name: str) -> str:
+        """Return the ``"module:Object"`` string of ``name``."""
+        target = self._entry(name).target
+        if isinstance(target, EntryPoint):
+            return target.value
+        if isinstance(target, str):
+            return target
+        return f"{target.__module__}:{target.__qualname__}"
+
+    def _entry(self, name: str) -> _Entry:
+        self._load_plugins()
+        if name not in self._entries:
+            raise closest_names_error(self.kind, name, self._entries)
+        return self._entries[name]
+
+    def get(self, name: str) -> T:
+        """Import (once) and return the object registered as ``name``.
+
+        Raises:
+            UnknownNameError: ``name`` is not registered; the message lists close names.
+            ParbenchError: The target cannot be imported or is not a ``base_cls``.
+        """
+        entry = self._entry(name)
+        if entry.loaded is None:
+            obj = load_target(entry.target)
+            if self.base_cls is not None and not (isinstance(obj, type) and issubclass(obj, self.base_cls)):
+                msg = f"{self.kind} {name!r} -> {entry.target!r} is not a subclass of {self.base_cls.__name__}."
+                raise ParbenchError(msg)
+            entry.loaded = obj
+        return entry.loaded
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A row of :data:`METHODS`: the class, its track, config overrides (ablations) and kind."""
+
+    target: str
+    track: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "method"
+
+
+#: Built-in tracks, sorted by name.
+TRACKS: dict[str, str] = {
+    "toy": "harness.tracks.toy:ToyTrack",
+}
+
+#: Built-in methods and baselines, sorted by name. See the module docstring to add one.
+METHODS: dict[str, MethodEntry] = {
+    "toy-badshape": MethodEntry("harness.tracks.toy:BadShape", "toy", kind="baseline"),
+    "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
+    "toy-centroid-shrunk": MethodEntry("harness.tracks.toy:NearestCentroid", "toy", {"shrinkage": 0.5}, kind="baseline"),
+    "toy-hang": MethodEntry("harness.tracks.toy:Hang", "toy", kind="baseline"),
+    "toy-nan": MethodEntry("harness.tracks.toy:ReturnsNaN", "toy", kind="baseline"),
+    "toy-noop": MethodEntry("harness.tracks.toy:NoOp", "toy", kind="baseline"),
+    "toy-oom": MethodEntry("harness.tracks.toy:AllocatesTooMuch", "toy", kind="baseline"),
+    "toy-peek": MethodEntry("harness.tracks.toy:PeeksForTruth", "toy", kind="baseline"),
+    "toy-raise": MethodEntry("harness.tracks.toy:Raises", "toy", kind="baseline"),
+}
+
+
+def _build() -> tuple[Registry[Any], Registry[Any]]:
+    from harness.api import Method, Track
+
+    track_registry: Registry[Any] = Registry("track", base_cls=Track, group="parbench.tracks")
+    for name, target in TRACKS.items():
+        track_registry.register(name, target)
+    method_registry: Registry[Any] = Registry("method", base_cls=Method, group="parbench.methods")
+    for name, entry in METHODS.items():
+        method_registry.register(
+            name, entry.target, track=entry.track, config=dict(entry.config), kind=entry.kind
+        )
+    return track_registry, method_registry
+
+
+tracks, methods = _build()
+
+
+def methods_of(track: str) -> list[str]:
+    """Return the names of the methods of ``track``, plugins included (imports plugins only).
+
+    The engine's self-test methods of the ``toy`` track whose names say they fail on purpose are
+    included: a run picks them only when named or when the track is ``toy``.
+    """
+    names = []
+    for name in methods.names():
+        meta = methods.meta(name)
+        method_track = meta.get("track")
+        if method_track is None:  # a plugin: its class says which track and kind it is
+            method_cls = methods.get(name)
+            method_track = meta["track"] = method_cls.track
+            meta["kind"] = method_cls.kind
+        if method_track == track:
+            names.append(name)
+    return names
+
+
+def method_kind(name: str) -> str:
+    """Return ``"method"`` or ``"baseline"`` for method ``name`` without importing it."""
+    return str(methods.meta(name).get("kind", "method"))
+
+
+def method_config(name: str) -> dict[str, Any]:
+    """Return the config overrides registered with method ``name``."""
+    return dict(methods.meta(name).get("config", {}))

@@ -1,0 +1,76 @@
+"""Sessions of parbench: tests, regression check, lint, benchmarks and one bench-<track> per track.
+
+Every session reuses its virtualenv between runs (the torch install is the slow part).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "check", "lint"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+#: Tracks with a bench session; each runs the `default` grid and writes its leaderboard.
+BENCH_TRACKS = ("anomaly",)
+#: Extras each track needs on top of the core dependencies.
+TRACK_EXTRAS = {"anomaly": "anomaly"}
+
+
+def _install(session: nox.Session, extras: str = "", *groups: str) -> None:
+    target = f".[{extras}]" if extras else "."
+    session.install("-e", target)
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (pytest); extra arguments go to pytest."""
+    _install(session, "anomaly", "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def check(session: nox.Session) -> None:
+    """Rerun the smoke budget of every track with a reference file and compare (regression check)."""
+    _install(session, "anomaly")
+    session.run("parbench", "check", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint with ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", "harness", "methods", "baselines", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session(default=False)
+def perf(session: nox.Session) -> None:
+    """Benchmark the metrics against their references (one table of medians and ratios)."""
+    _install(session, "anomaly")
+    session.run("python", "benchmarks/perf_metrics.py", *session.posargs)
+
+
+@nox.session(name="perf-runner", default=False)
+def perf_runner(session: nox.Session) -> None:
+    """Benchmark the runner's per-job overhead on jobs whose method does nothing."""
+    _install(session)
+    session.run("python", "benchmarks/runner_overhead.py", *session.posargs)
+
+
+def _bench(track: str) -> None:
+    @nox.session(name=f"bench-{track}", default=False)
+    def bench(session: nox.Session) -> None:
+        _install(session, TRACK_EXTRAS.get(track, ""))
+        args = session.posargs or ["--budget", "default"]
+        session.run("parbench", "run", track, *args)
+        budget = args[args.index("--budget") + 1] if "--budget" in args else "default"
+        session.run("parbench", "leaderboard", track, "--budget", budget)
+
+    bench.__doc__ = f"Run the {track} track's default grid on the embedded data and write its leaderboard."
+
+
+for _track in BENCH_TRACKS:
+    _bench(_track)

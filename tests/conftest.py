@@ -1,0 +1,35 @@
+"""Shared fixtures and sizes of the test suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=60)
+settings.load_profile("ci")
+
+#: Time and memory limits small enough to keep fault-injection tests fast.
+FAST_LIMITS = {"time_limit_s": 4.0, "memory_limit_mb": 600}
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    np.random.seed(42)  # noqa: NPY002 - tests only
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root shared by the session; synthetic datasets are generated into it once."""
+    root = tmp_path_factory.mktemp("data")
+    os.environ["PARBENCH_DATA"] = str(root)
+    return root
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """A fresh results folder."""
+    return tmp_path / "results"
