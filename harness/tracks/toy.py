@@ -107,7 +107,7 @@ class ToyTrack(Track):
     metrics = {"accuracy": True, "n_errors": False, "brier": False}
     budget_cls = ToyBudget
     budgets = {
-        "smoke": {"time_limit_s": 30.0, "memory_limit_mb": 1024, "seeds": (0,)},
+        "smoke": {"time_limit_s": 5.0, "memory_limit_mb": 600, "seeds": (0,)},
         "default": {"time_limit_s": 60.0, "memory_limit_mb": 2048, "seeds": (0, 1)},
         "paper": {"time_limit_s": 600.0, "memory_limit_mb": 8192, "seeds": (0, 1, 2), "device": "cuda"},
     }
