@@ -28,6 +28,7 @@ import numpy as np
 from harness.errors import BudgetError, InvalidPredictionError
 
 __all__ = [
+    "COST_METRICS",
     "STATUSES",
     "Budget",
     "Context",
@@ -40,6 +41,8 @@ __all__ = [
 
 #: Every status a job can end with.
 STATUSES = ("ok", "error", "timeout", "oom", "invalid")
+#: Cost columns the runner adds to every track's metrics (all lower-is-better); never regression-checked.
+COST_METRICS = {"fit_s": False, "predict_s_per_item": False, "peak_memory_mb": False}
 
 
 def stable_hash(obj: Any, *, n_chars: int = 16) -> str:
@@ -276,6 +279,11 @@ class Track(ABC):
     def main_metric(self) -> str:
         """The metric leaderboards rank by."""
         return next(iter(self.metrics))
+
+    @property
+    def all_metrics(self) -> dict[str, bool]:
+        """The track's metrics followed by the runner's cost columns (:data:`COST_METRICS`)."""
+        return {**self.metrics, **COST_METRICS}
 
     def budget(self, name: str, **overrides: Any) -> Budget:
         """Build the named budget preset, with optional field overrides.

@@ -82,6 +82,11 @@ def _resolve_device(device: str) -> str:
     return device
 
 
+def _n_items(predictions: Any) -> int:
+    arrays = list(predictions.arrays.values())
+    return int(len(arrays[0])) if arrays and np.ndim(arrays[0]) else 0
+
+
 def job_main(spec: dict[str, Any], out_dir: str) -> None:
     """Run one job; called by the runner in a fresh child process.
 
@@ -151,6 +156,7 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
         "predict_s": t3 - t2,
         "peak_memory_mb": peak_rss_mb(),
         "device": device,
+        "n_test": _n_items(predictions),
     }
     (out / "meta.json").write_text(json.dumps(meta))
     log.info("fit %.2f s, predict %.2f s, peak %.0f MiB", meta["fit_s"], meta["predict_s"], meta["peak_memory_mb"])

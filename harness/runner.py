@@ -311,6 +311,8 @@ def _finish(item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any
     else:
         meta = json.loads((item.out_dir / "meta.json").read_text())
         status, metrics, error = _score(item, plan, truth_cache)
+        if status == "ok":
+            metrics.update(_costs(meta))
     rows = _rows(item, plan, status, metrics, error, meta, wall_s)
     store.write(plan.track.name, item.job.key, rows)
     shutil.rmtree(item.out_dir, ignore_errors=True)
@@ -338,6 +340,15 @@ def _score(item: _Running, plan: Plan, truth_cache: dict[str, Any]) -> tuple[str
     if bad:
         return "invalid", {}, f"metrics undefined for these predictions: {sorted(bad)}"
     return "ok", metrics, ""
+
+
+def _costs(meta: dict[str, Any]) -> dict[str, float]:
+    n_items = max(1, int(meta.get("n_test") or 1))
+    return {
+        "fit_s": float(meta["fit_s"]),
+        "predict_s_per_item": float(meta["predict_s"]) / n_items,
+        "peak_memory_mb": float(meta["peak_memory_mb"]),
+    }
 
 
 def _rows(
@@ -381,5 +392,5 @@ def _rows(
     }
     return [
         {**common, "metric": metric, "value": metrics.get(metric), "higher_is_better": higher}
-        for metric, higher in plan.track.metrics.items()
+        for metric, higher in plan.track.all_metrics.items()
     ]

@@ -32,7 +32,7 @@ def check_track(track_name: str, results: Path, *, data_root: Path | None, updat
     shutil.rmtree(scratch, ignore_errors=True)
     store = Store(scratch)
     run_plan(plan, store, n_jobs=n_jobs, progress=sys.stderr.isatty())
-    fresh = fresh_table(store.read(track_name), plan.track.metrics)
+    fresh = fresh_table(store.read(track_name), plan.track.all_metrics)
     if update:
         commit, dirty = git_state()
         provenance = {

@@ -21,7 +21,7 @@ def write_track_leaderboard(track: Any, results: Path, *, budget: str) -> Path:
     out_dir = results / "leaderboards"
     figures = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / track.name).glob("*.png"))
     csv_path, md_path = write_leaderboard(
-        rows, track=track.name, metrics=track.metrics, budget=budget, out_dir=out_dir, figures=figures
+        rows, track=track.name, metrics=track.all_metrics, budget=budget, out_dir=out_dir, figures=figures
     )
     print(f"wrote {csv_path} and {md_path}", file=sys.stderr)
     return md_path
