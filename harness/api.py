@@ -322,8 +322,11 @@ class Track(ABC):
     def evaluate(self, predictions: Predictions, truth: Any) -> dict[str, float]:
         """Compute every metric of :attr:`metrics` from raw predictions and truth."""
 
-    def save_figures(self, predictions: Predictions, truth: Any, inputs_root: Path, out_dir: Path) -> None:
-        """Optionally write per-job figures (default: nothing)."""
+    #: True when :meth:`save_figure` draws something; the runner then saves one figure per method.
+    has_figures: ClassVar[bool] = False
+
+    def save_figure(self, predictions: Predictions, truth: Any, path: Path, *, title: str) -> None:
+        """Write a PNG of one job's predictions beside the leaderboard (tracks with figures override)."""
 
 
 @dataclass(frozen=True)

@@ -202,11 +202,13 @@ class MethodEntry:
 
 #: Built-in tracks, sorted by name.
 TRACKS: dict[str, str] = {
+    "anomaly": "harness.tracks.anomaly:AnomalyTrack",
     "toy": "harness.tracks.toy:ToyTrack",
 }
 
 #: Built-in methods and baselines, sorted by name. See the module docstring to add one.
 METHODS: dict[str, MethodEntry] = {
+    "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
     "toy-badshape": MethodEntry("harness.tracks.toy:BadShape", "toy", kind="baseline"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
     "toy-centroid-shrunk": MethodEntry("harness.tracks.toy:NearestCentroid", "toy", {"shrinkage": 0.5}, kind="baseline"),

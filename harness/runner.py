@@ -310,7 +310,7 @@ def _finish(item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any
             error = f"exited with status {code} and no traceback"
     else:
         meta = json.loads((item.out_dir / "meta.json").read_text())
-        status, metrics, error = _score(item, plan, truth_cache)
+        status, metrics, error = _score(item, plan, store, truth_cache)
         if status == "ok":
             metrics.update(_costs(meta))
     rows = _rows(item, plan, status, metrics, error, meta, wall_s)
@@ -319,7 +319,15 @@ def _finish(item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any
     return status
 
 
-def _score(item: _Running, plan: Plan, truth_cache: dict[str, Any]) -> tuple[str, dict[str, float], str]:
+def _figure_job(job: Job, plan: Plan) -> bool:
+    """One figure per method: its job on the grid's first subset with the first seed."""
+    first = plan.jobs[0]
+    return job.subset == first.subset and job.seed == min(j.seed for j in plan.jobs)
+
+
+def _score(
+    item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any]
+) -> tuple[str, dict[str, float], str]:
     subset = item.job.subset
     try:
         if subset not in truth_cache:
@@ -336,6 +344,13 @@ def _score(item: _Running, plan: Plan, truth_cache: dict[str, Any]) -> tuple[str
         metrics = plan.track.evaluate(predictions, truth)
     except Exception:  # noqa: BLE001
         return "error", {}, "evaluation failed:\n" + traceback.format_exc()
+    if plan.track.has_figures and _figure_job(item.job, plan):
+        path = store.root / "leaderboards" / plan.track.name / f"{item.job.method}.png"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            plan.track.save_figure(predictions, truth, path, title=f"{item.job.method} on {item.job.label}")
+        except Exception:  # noqa: BLE001 - a figure never fails a job
+            (store.log_path(plan.track.name, item.job.key)).open("a").write(traceback.format_exc())
     bad = {k: v for k, v in metrics.items() if v != v}  # NaN
     if bad:
         return "invalid", {}, f"metrics undefined for these predictions: {sorted(bad)}"

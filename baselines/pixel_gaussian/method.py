@@ -1,0 +1,39 @@
+"""Adapter of the per-pixel Gaussian floor to the harness contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from baselines.pixel_gaussian.model import fit_pixel_gaussian, pixel_gaussian_maps
+from harness.api import Budget, Context, Method, Predictions
+
+__all__ = ["PixelGaussian"]
+
+
+class PixelGaussian(Method):
+    """Non-learned floor: per-pixel Gaussian of the training images; image score = map maximum."""
+
+    name = "pixel-gaussian"
+    kind = "baseline"
+    paper = "floor baseline (per-pixel intensity model), no paper"
+    track = "anomaly"
+
+    @dataclass(frozen=True)
+    class Config:
+        """Options of the floor."""
+
+        blur_sigma: float = field(default=1.0, metadata={"help": "Blur of the images before the model, px."})
+        smooth_sigma: float = field(default=2.0, metadata={"help": "Smoothing of the maps, px."})
+
+    def fit(self, train: object, budget: Budget, ctx: Context) -> None:
+        """Per-pixel mean and std of the training images."""
+        self.mean, self.std = fit_pixel_gaussian(train.images, blur_sigma=self.config.blur_sigma)
+
+    def predict(self, inputs: object) -> Predictions:
+        """Maps at the input resolution; score = maximum of the map."""
+        maps = pixel_gaussian_maps(
+            inputs.images, self.mean, self.std, blur_sigma=self.config.blur_sigma, smooth_sigma=self.config.smooth_sigma
+        )
+        return Predictions.of(scores=maps.reshape(len(maps), -1).max(axis=1).astype(np.float64), maps=maps)
