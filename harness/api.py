@@ -294,7 +294,8 @@ class Track(ABC):
         from harness.registry import closest_names_error
 
         if name not in self.budgets:
-            raise closest_names_error("budget", name, sorted(self.budgets), where=f"track {self.name!r}")
+            error = closest_names_error("budget", name, sorted(self.budgets), where=f"track {self.name!r}")
+            raise error
         values = {**self.budgets[name], **overrides, "name": name}
         return self.budget_cls.from_dict(values, where=f"budget {name!r} of track {self.name!r}")
 
@@ -325,7 +326,7 @@ class Track(ABC):
     #: True when :meth:`save_figure` draws something; the runner then saves one figure per method.
     has_figures: ClassVar[bool] = False
 
-    def save_figure(self, predictions: Predictions, truth: Any, path: Path, *, title: str) -> None:
+    def save_figure(self, predictions: Predictions, truth: Any, path: Path, *, title: str) -> None:  # noqa: B027
         """Write a PNG of one job's predictions beside the leaderboard (tracks with figures override)."""
 
 

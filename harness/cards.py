@@ -89,7 +89,8 @@ def load_card(name: str, *, cards_dir: Path | None = None) -> DatasetCard:
     folder = cards_dir or CARDS_DIR
     path = folder / f"{name}.toml"
     if not path.is_file():
-        raise closest_names_error("dataset", name, sorted(p.stem for p in folder.glob("*.toml")))
+        error = closest_names_error("dataset", name, sorted(p.stem for p in folder.glob("*.toml")))
+        raise error
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

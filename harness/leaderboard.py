@@ -93,8 +93,13 @@ def aggregate(rows: pd.DataFrame, metrics: dict[str, bool]) -> pd.DataFrame:
     records = []
     for (dataset, subset, method, metric), group in rows.groupby(_KEYS, sort=True):
         records.append(
-            {"dataset": dataset, "subset": subset, "method": method, "metric": metric,
-             **_cell(group["value"], group["status"], group["seed"].nunique())}
+            {
+                "dataset": dataset,
+                "subset": subset,
+                "method": method,
+                "metric": metric,
+                **_cell(group["value"], group["status"], group["seed"].nunique()),
+            }
         )
     n_subsets = rows.groupby("dataset")["subset"].nunique().to_dict()
     for (dataset, method, metric), group in rows.groupby(["dataset", "method", "metric"], sort=True):
@@ -106,10 +111,17 @@ def aggregate(rows: pd.DataFrame, metrics: dict[str, bool]) -> pd.DataFrame:
         else:
             status = "partial" if len(ok) else group.loc[group["status"] != "ok", "status"].mode().iloc[0]
         records.append(
-            {"dataset": dataset, "subset": MEAN_SUBSET, "method": method, "metric": metric,
-             "mean": float(ok.mean()) if len(ok) else math.nan,
-             "std": float(ok.std(ddof=0)) if len(ok) else math.nan,
-             "n_ok": len(ok), "n_runs": n_seeds, "status": status}
+            {
+                "dataset": dataset,
+                "subset": MEAN_SUBSET,
+                "method": method,
+                "metric": metric,
+                "mean": float(ok.mean()) if len(ok) else math.nan,
+                "std": float(ok.std(ddof=0)) if len(ok) else math.nan,
+                "n_ok": len(ok),
+                "n_runs": n_seeds,
+                "status": status,
+            }
         )
     table = pd.DataFrame.from_records(records)
     table["kind"] = table["method"].map(kinds)
@@ -171,9 +183,7 @@ def render_markdown(
 
 
 def _pivot_markdown(rows: pd.DataFrame, index: str, columns: str, arrow: dict[str, str], tabulate: Any) -> str:
-    cells = rows.assign(
-        cell=[format_cell(r.mean, r.std, r.status, r.n_ok, r.n_runs) for r in rows.itertuples()]
-    )
+    cells = rows.assign(cell=[format_cell(r.mean, r.std, r.status, r.n_ok, r.n_runs) for r in rows.itertuples()])
     ranks = rows.groupby(index)["rank"].min()
     kinds = rows.groupby(index)["kind"].first()
     pivot = cells.pivot_table(index=index, columns=columns, values="cell", aggfunc="first", observed=True)
@@ -205,14 +215,14 @@ def write_leaderboard(
     numeric[["mean", "std"]] = numeric[["mean", "std"]].astype(float).round(6)
     numeric.to_csv(csv_path, index=False)
     commits = sorted(chosen["git_commit"].unique())
+    job_status = chosen.groupby("job_key")["status"].first()
     header = {
         "budget": f"{budget} (hash {chosen['budget_hash'].iloc[0]})",
         "datasets": ", ".join(f"{d} (fingerprint {g['fingerprint'].iloc[0]})" for d, g in chosen.groupby("dataset")),
         "seeds": ", ".join(str(s) for s in sorted(chosen["seed"].unique())),
         "device": ", ".join(sorted(chosen["device"].dropna().unique())),
         "commit": ", ".join(c[:12] for c in commits) + (" (dirty)" if chosen["git_dirty"].any() else ""),
-        "jobs": f"{chosen['job_key'].nunique()} ({int((chosen.groupby('job_key')['status'].first() != 'ok').sum())} failed)",
+        "jobs": f"{len(job_status)} ({int((job_status != 'ok').sum())} failed)",
     }
     md_path.write_text(render_markdown(table, track=track, metrics=metrics, header=header, figures=figures))
     return csv_path, md_path
-

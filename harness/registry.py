@@ -211,7 +211,9 @@ METHODS: dict[str, MethodEntry] = {
     "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
     "toy-badshape": MethodEntry("harness.tracks.toy:BadShape", "toy", kind="baseline"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
-    "toy-centroid-shrunk": MethodEntry("harness.tracks.toy:NearestCentroid", "toy", {"shrinkage": 0.5}, kind="baseline"),
+    "toy-centroid-shrunk": MethodEntry(
+        "harness.tracks.toy:NearestCentroid", "toy", {"shrinkage": 0.5}, kind="baseline"
+    ),
     "toy-hang": MethodEntry("harness.tracks.toy:Hang", "toy", kind="baseline"),
     "toy-nan": MethodEntry("harness.tracks.toy:ReturnsNaN", "toy", kind="baseline"),
     "toy-noop": MethodEntry("harness.tracks.toy:NoOp", "toy", kind="baseline"),

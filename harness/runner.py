@@ -95,12 +95,14 @@ def plan_run(
     chosen = list(subsets) if subsets else list(track.budget_subsets.get(budget, available))
     for subset in chosen:
         if subset not in available:
-            raise closest_names_error("subset", subset, available, where=f"dataset {card.name!r} at {root}")
+            error = closest_names_error("subset", subset, available, where=f"dataset {card.name!r} at {root}")
+            raise error
     own = methods_of(track.name)
     names = list(method_names) if method_names else own
     for name in names:
         if name not in own:
-            raise closest_names_error("method", name, own, where=f"track {track.name!r}")
+            error = closest_names_error("method", name, own, where=f"track {track.name!r}")
+            raise error
     fingerprint = dataset_fingerprint(root)
     budget_dict = the_budget.to_dict()
     jobs = [

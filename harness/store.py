@@ -106,7 +106,7 @@ class Store:
             pq.write_table(table, tmp)
             with tmp.open("rb") as handle:
                 os.fsync(handle.fileno())
-            os.replace(tmp, final)
+            tmp.replace(final)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             msg = f"cannot write {final}: {exc.strerror or exc}; free space or pass another --results folder."

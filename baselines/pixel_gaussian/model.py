@@ -19,7 +19,9 @@ def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
     return ndimage.gaussian_filter(images, sigma=(0, sigma, sigma, 0))
 
 
-def fit_pixel_gaussian(images: np.ndarray, *, blur_sigma: float = 1.0, eps: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+def fit_pixel_gaussian(
+    images: np.ndarray, *, blur_sigma: float = 1.0, eps: float = 0.02
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std per pixel and channel.
 
     Args:

@@ -65,7 +65,9 @@ def generate(root: Path, *, seed: int = 0, n_train: int = 60, n_test: int = 40, 
             features = rng.normal(size=(n_rows, n_features)) + separation * labels[:, None]
             if name == "train":
                 table = np.column_stack([features, labels])
-                np.savetxt(folder / "train.csv", table, delimiter=",", header=header + ",label", comments="", fmt="%.6f")
+                np.savetxt(
+                    folder / "train.csv", table, delimiter=",", header=header + ",label", comments="", fmt="%.6f"
+                )
             else:
                 np.savetxt(folder / "test.csv", features, delimiter=",", header=header, comments="", fmt="%.6f")
                 np.savetxt(folder / "test_labels.csv", labels, header="label", comments="", fmt="%d")
