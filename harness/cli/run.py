@@ -18,6 +18,21 @@ from harness.cli._base import (
 __all__ = ["Run"]
 
 
+def _overrides(args: argparse.Namespace) -> dict:
+    overrides = parse_overrides(args.overrides)
+    if args.weights is not None:
+        from pathlib import Path
+
+        from harness.errors import ParbenchError
+
+        weights = Path(args.weights).expanduser().resolve()
+        if not weights.is_file():
+            msg = f"--weights {args.weights}: no such file; give the path of a local checkpoint (.pt or .safetensors)."
+            raise ParbenchError(msg)
+        overrides["weights"] = str(weights)
+    return overrides
+
+
 class Run(Subcommand):
     """Run every (subset, method, seed) job of a track under one budget."""
 
@@ -42,6 +57,12 @@ class Run(Subcommand):
             metavar="KEY=VALUE",
             help="override one budget field (changes the budget hash), e.g. --set time_limit_s=60",
         )
+        parser.add_argument(
+            "--weights",
+            default=None,
+            metavar="PATH",
+            help="local backbone checkpoint every method loads alike (same as --set weights=PATH); default random init",
+        )
         parser.add_argument("--jobs", type=int, default=1, metavar="N", help="jobs run at once (default 1)")
         parser.add_argument("--rerun-failed", action="store_true", help="also rerun stored jobs that did not end ok")
         parser.add_argument(
@@ -64,7 +85,7 @@ class Run(Subcommand):
             subsets=args.subsets,
             method_names=args.methods,
             seeds=args.seeds,
-            overrides=parse_overrides(args.overrides),
+            overrides=_overrides(args),
         )
         store = Store(results_dir(args))
         print(
