@@ -163,9 +163,7 @@ def _decode_mask(path: str, shape: tuple[int, int] | None) -> np.ndarray:
     except _DECODE_ERRORS as exc:
         raise _decode_error(path, exc, "mask") from exc
     if shape is not None and mask.shape != shape:
-        resized = Image.fromarray(mask.astype(np.uint8) * 255).resize(
-            (shape[1], shape[0]), Image.Resampling.NEAREST
-        )
+        resized = Image.fromarray(mask.astype(np.uint8) * 255).resize((shape[1], shape[0]), Image.Resampling.NEAREST)
         mask = np.asarray(resized) > 0
     return mask
 

@@ -224,7 +224,9 @@ def read_xyz(path: str | Path) -> np.ndarray:
             with Image.open(path) as img:
                 values = np.asarray(img, dtype=np.float32)
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        hint = "" if tifffile is not None else " 3-channel float TIFFs need the tifffile package (pip install tifffile)."
+        hint = (
+            "" if tifffile is not None else " 3-channel float TIFFs need the tifffile package (pip install tifffile)."
+        )
         msg = f"point cloud {path} cannot be decoded ({type(exc).__name__}: {exc}).{hint}"
         raise DataLayoutError(msg) from exc
     if values.size == 0:

@@ -108,8 +108,7 @@ def _train_images(cat: Path, where: str) -> list[Path]:
     good = train / GOOD
     if not good.is_dir():
         msg = (
-            f"{where}: folder train/{GOOD} is missing; training images go in train/{GOOD}/, "
-            f"e.g. train/{GOOD}/000.png."
+            f"{where}: folder train/{GOOD} is missing; training images go in train/{GOOD}/, e.g. train/{GOOD}/000.png."
         )
         raise DataLayoutError(msg)
     others = [p.name for p in subfolders(train) if p.name != GOOD]

@@ -115,10 +115,7 @@ def list_subsets(root: str | Path) -> list[str]:
 def _check_row(row: pd.Series, line: int, where: str) -> tuple[int, str]:
     label = LABELS.get(row["label"])
     if label is None:
-        msg = (
-            f"{where}: {SPLIT_FILE} line {line}: label must be one of {', '.join(LABELS)}; "
-            f"got {row['label']!r}."
-        )
+        msg = f"{where}: {SPLIT_FILE} line {line}: label must be one of {', '.join(LABELS)}; got {row['label']!r}."
         raise DataLayoutError(msg)
     if row["split"] not in SPLITS:
         msg = f"{where}: {SPLIT_FILE} line {line}: split must be one of {', '.join(SPLITS)}; got {row['split']!r}."

@@ -16,7 +16,9 @@ SEED = 0
 INDEX_COLUMNS = ["split", "label", "defect", "image_path", "mask_path"]
 
 
-def write_png(path: Path, shape: tuple[int, int] = (SIZE, SIZE), *, value: int | None = None, mode: str = "RGB") -> Path:
+def write_png(
+    path: Path, shape: tuple[int, int] = (SIZE, SIZE), *, value: int | None = None, mode: str = "RGB"
+) -> Path:
     """Write a small PNG (random pixels, or a constant ``value``) and return its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([SEED, len(str(path))])
@@ -38,8 +40,15 @@ def write_mask(path: Path, shape: tuple[int, int] = (SIZE, SIZE), *, on: int = 2
     return path
 
 
-def write_mvtec_ad(root: Path, category: str = "bottle", *, n_train: int = 3, n_good: int = 2,
-                   defects: tuple[str, ...] = ("crack", "scratch"), n_defect: int = 2) -> Path:
+def write_mvtec_ad(
+    root: Path,
+    category: str = "bottle",
+    *,
+    n_train: int = 3,
+    n_good: int = 2,
+    defects: tuple[str, ...] = ("crack", "scratch"),
+    n_defect: int = 2,
+) -> Path:
     """Write a tiny category in the MVTec AD layout and return the category folder."""
     cat = root / category
     for i in range(n_train):
@@ -59,7 +68,7 @@ def check_index(index: pd.DataFrame, *, splits: tuple[str, ...] = ("test", "trai
     assert index["label"].dtype == np.int64
     assert set(index["split"]) == set(splits)
     assert set(index["label"]) <= {0, 1}
-    keys = list(zip(index["split"], index["image_path"]))
+    keys = list(zip(index["split"], index["image_path"], strict=True))
     assert keys == sorted(keys), "rows must be sorted by (split, image_path)"
     assert index["image_path"].is_unique
     train = set(index.loc[index.split == "train", "image_path"])

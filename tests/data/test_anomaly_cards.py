@@ -42,7 +42,9 @@ def test_synthetic_card_parameters_are_the_generator_defaults():
     for key, value in card.generator_params.items():
         assert signature.parameters[key].default == value, key
     per_category = card.generator_params["n_test_good"] + 4 * card.generator_params["n_test_defect_per_kind"]
-    assert all(c == {"train": card.generator_params["n_train"], "test": per_category} for c in card.expected_counts.values())
+    assert all(
+        c == {"train": card.generator_params["n_train"], "test": per_category} for c in card.expected_counts.values()
+    )
 
 
 def test_synthetic_card_resolves_generates_and_loads(tmp_path, helpers):

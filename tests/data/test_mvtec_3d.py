@@ -68,14 +68,18 @@ def test_missing_mask(tmp_path, helpers):
 def test_missing_point_cloud(tmp_path, helpers):
     root = _write_3d(tmp_path, helpers)
     (root / "bagel/train/good/xyz/002.tiff").unlink()
-    with pytest.raises(DataLayoutError, match=r"image train/good/rgb/002.png has no point cloud train/good/xyz/002.tiff"):
+    with pytest.raises(
+        DataLayoutError, match=r"image train/good/rgb/002.png has no point cloud train/good/xyz/002.tiff"
+    ):
         mvtec_3d.load_index(root, "bagel")
 
 
 def test_mask_size_differs(tmp_path, helpers):
     root = _write_3d(tmp_path, helpers)
     helpers.write_mask(root / "bagel/test/hole/gt/000.png", (8, 8))
-    with pytest.raises(DataLayoutError, match=r"mask test/hole/gt/000.png is 8x8 \(WxH\) but its image test/hole/rgb/000.png is 12x12"):
+    with pytest.raises(
+        DataLayoutError, match=r"mask test/hole/gt/000.png is 8x8 \(WxH\) but its image test/hole/rgb/000.png is 12x12"
+    ):
         mvtec_3d.load_index(root, "bagel")
 
 

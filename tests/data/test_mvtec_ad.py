@@ -50,13 +50,18 @@ def test_defective_image_without_mask(mvtec_root):
 
 def test_mask_without_image(mvtec_root):
     (mvtec_root / "bottle" / "test" / "scratch" / "000.png").unlink()
-    with pytest.raises(DataLayoutError, match=r"mask ground_truth/scratch/000_mask.png has no image test/scratch/000.png"):
+    with pytest.raises(
+        DataLayoutError, match=r"mask ground_truth/scratch/000_mask.png has no image test/scratch/000.png"
+    ):
         mvtec_ad.load_index(mvtec_root, "bottle")
 
 
 def test_mask_size_differs(mvtec_root, helpers):
     helpers.write_mask(mvtec_root / "bottle" / "ground_truth" / "crack" / "000_mask.png", (helpers.size, 20))
-    with pytest.raises(DataLayoutError, match=r"mask ground_truth/crack/000_mask.png is 20x12 \(WxH\) but its image test/crack/000.png is 12x12"):
+    with pytest.raises(
+        DataLayoutError,
+        match=r"mask ground_truth/crack/000_mask.png is 20x12 \(WxH\) but its image test/crack/000.png is 12x12",
+    ):
         mvtec_ad.load_index(mvtec_root, "bottle")
 
 

@@ -83,8 +83,10 @@ def test_category_subset_matches_full_generation(tiny_root, tmp_path):
             assert full[name] == digest, name
 
 
-@pytest.mark.parametrize(("category", "defect"), [("brick", "crack"), ("grass", "contamination"),
-                                                  ("nut", "missing"), ("pcb", "misplaced"), ("wood", "stain")])
+@pytest.mark.parametrize(
+    ("category", "defect"),
+    [("brick", "crack"), ("grass", "contamination"), ("nut", "missing"), ("pcb", "misplaced"), ("wood", "stain")],
+)
 def test_mask_is_exactly_the_changed_pixels(tiny_root, category, defect):
     manifest = json.loads((tiny_root / synth.MANIFEST).read_text())
     for stem, severity in manifest["categories"][category]["severity"][defect].items():
@@ -99,7 +101,9 @@ def test_mask_is_exactly_the_changed_pixels(tiny_root, category, defect):
 def test_severity_scales_the_defect():
     areas = {}
     for severity in (0.0, 1.0):
-        masks = [synth.render_sample("fabric", "stain", index=i, image_size=96, severity=severity).mask for i in range(4)]
+        masks = [
+            synth.render_sample("fabric", "stain", index=i, image_size=96, severity=severity).mask for i in range(4)
+        ]
         areas[severity] = np.mean([m.sum() for m in masks])
     assert areas[1.0] > 10 * areas[0.0]
     contrast = []
@@ -164,7 +168,9 @@ def test_bad_parameters(tmp_path, kwargs, match):
 
 
 def test_render_sample_rejects_unknown_defect():
-    with pytest.raises(ValueError, match=r"defect of category 'nut' must be one of contamination, crack, missing, scratch; got 'hole'"):
+    with pytest.raises(
+        ValueError, match=r"defect of category 'nut' must be one of contamination, crack, missing, scratch; got 'hole'"
+    ):
         synth.render_sample("nut", "hole")
 
 

@@ -83,7 +83,10 @@ def test_anomaly_without_mask(tmp_path, helpers):
 def test_listed_mask_missing(tmp_path, helpers):
     root = _write_visa(tmp_path, helpers)
     (root / "candle/Data/Masks/Anomaly/001.png").unlink()
-    with pytest.raises(DataLayoutError, match=r"mask candle/Data/Masks/Anomaly/001.png \(listed in split_csv/1cls.csv line 6\) does not exist"):
+    with pytest.raises(
+        DataLayoutError,
+        match=r"mask candle/Data/Masks/Anomaly/001.png \(listed in split_csv/1cls.csv line 6\) does not exist",
+    ):
         visa.load_index(root, "candle")
 
 

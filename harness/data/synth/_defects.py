@@ -26,8 +26,9 @@ _STAIN_COLORS = ((58, 40, 22), (140, 68, 30), (36, 52, 120), (92, 96, 40))
 _SPOT_COLORS = ((238, 236, 226), (24, 22, 20), (196, 118, 40), (120, 150, 200), (170, 40, 40))
 
 
-def _lerp(a: float, b: float, t: float) -> float:
-    return a + (b - a) * t
+def _lerp(a: float, b: float, severity: float) -> float:
+    """Interpolate from the subtle value ``a`` to the obvious ``b``; mid severities lean obvious."""
+    return a + (b - a) * severity**0.75
 
 
 def _point(rng: np.random.Generator, size: int, support: np.ndarray | None) -> tuple[float, float]:

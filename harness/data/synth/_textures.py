@@ -29,7 +29,7 @@ _TINTS = {
 _NOISE_STD = 1.5
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _photo(name: str) -> np.ndarray:
     import skimage.data
 

@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: Version of the generator's output; bump it whenever a pixel of the output can change.
-VERSION = "1"
+VERSION = "2"
 #: Categories, textures first.
 CATEGORIES = ("brick", "grass", "gravel", "fabric", "wood", "nut", "pcb")
 #: Defect kinds of each category.
@@ -186,7 +186,10 @@ def render_sample(
             out, mask = finish_rendered(image, _rendered_defect(category, defect, rng, scene, severity))
         if mask.sum() >= _MIN_MASK_PIXELS:
             return SynthSample(out, mask, clean, severity)
-    msg = f"defect {defect!r} of category {category!r} changed no pixel in {_MAX_TRIES} tries (seed {seed}, index {index})."
+    msg = (
+        f"defect {defect!r} of category {category!r} changed fewer than {_MIN_MASK_PIXELS} pixels "
+        f"in {_MAX_TRIES} tries (seed {seed}, index {index}); this is a bug of the generator."
+    )
     raise RuntimeError(msg)
 
 
@@ -212,7 +215,10 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 def _check_params(categories, image_size: int, counts: dict[str, int]) -> tuple[str, ...]:
     chosen = tuple(CATEGORIES if categories is None else categories)
     if isinstance(categories, str) or not chosen:
-        msg = f"categories must be None or a non-empty sequence of names from {', '.join(CATEGORIES)}; got {categories!r}."
+        msg = (
+            f"categories must be None or a non-empty sequence of names from {', '.join(CATEGORIES)}; "
+            f"got {categories!r}."
+        )
         raise ValueError(msg)
     for name in chosen:
         _check_choice("each of categories", name, CATEGORIES)
@@ -317,7 +323,9 @@ def generate(
     if root.exists() and any(root.iterdir()) and not overwrite:
         if _same_dataset(root, {**manifest, "categories": dict.fromkeys(chosen)}):
             return
-        msg = f"root {root} of generate must be empty or missing; it holds other files. Pass overwrite=True or remove it."
+        msg = (
+            f"root {root} of generate must be empty or missing; it holds other files. Pass overwrite=True or remove it."
+        )
         raise FileExistsError(msg)
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = root.parent / f".{root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
