@@ -259,7 +259,8 @@ class Track(ABC):
 
     Subclasses set the class attributes and implement the loaders. The runner calls
     :meth:`load_train` and :meth:`load_test_inputs` inside the job's process and
-    :meth:`load_truth`, :meth:`validate` and :meth:`evaluate` in its own process only.
+    :meth:`load_truth`, :meth:`validate` and :meth:`evaluate` in its own process only. The
+    loaders receive the job's ``seed``; a track whose split depends on it sets :attr:`seeded_split`.
     """
 
     name: ClassVar[str] = ""
@@ -274,6 +275,9 @@ class Track(ABC):
     budget_datasets: ClassVar[dict[str, str]] = {}
     #: subsets each budget runs on when ``--subsets`` is not given (default: all of the dataset).
     budget_subsets: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: True when the train/test split depends on the job's seed (repeated random splits); the
+    #: loaders then receive ``seed`` and the runner caches truth per (subset, seed).
+    seeded_split: ClassVar[bool] = False
 
     @property
     def main_metric(self) -> str:
@@ -304,15 +308,15 @@ class Track(ABC):
         return list(card.subsets)
 
     @abstractmethod
-    def load_train(self, root: Path, card: Any, subset: str, budget: Budget) -> Any:
+    def load_train(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> Any:
         """Load the training data of one subset (runs in the job's process)."""
 
     @abstractmethod
-    def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget) -> Any:
+    def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> Any:
         """Load the test inputs of one subset, without any label (runs in the job's process)."""
 
     @abstractmethod
-    def load_truth(self, root: Path, card: Any, subset: str, budget: Budget) -> Any:
+    def load_truth(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> Any:
         """Load the test truth of one subset (runs in the runner's process only)."""
 
     @abstractmethod

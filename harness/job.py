@@ -136,8 +136,8 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
     log.info("job %s: %s on %s/%s seed %d, device %s", spec["key"], spec["method"], spec["dataset"],
              spec["subset"], spec["seed"], device)
     t0 = time.perf_counter()
-    train = track.load_train(root, card, spec["subset"], budget)
-    inputs = track.load_test_inputs(root, card, spec["subset"], budget)
+    train = track.load_train(root, card, spec["subset"], budget, seed=spec["seed"])
+    inputs = track.load_test_inputs(root, card, spec["subset"], budget, seed=spec["seed"])
     t1 = time.perf_counter()
     method = method_cls(method_cls.make_config(spec["config"]))
     method.fit(train, budget, ctx)

@@ -330,12 +330,13 @@ def _figure_job(job: Job, plan: Plan) -> bool:
 def _score(
     item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any]
 ) -> tuple[str, dict[str, float], str]:
-    subset = item.job.subset
+    subset, seed = item.job.subset, item.job.seed
+    key = f"{subset}\0{seed if plan.track.seeded_split else ''}"
     try:
-        if subset not in truth_cache:
+        if key not in truth_cache:
             truth_cache.clear()  # one subset's truth at a time keeps memory bounded
-            truth_cache[subset] = plan.track.load_truth(plan.root, plan.card, subset, plan.budget)
-        truth = truth_cache[subset]
+            truth_cache[key] = plan.track.load_truth(plan.root, plan.card, subset, plan.budget, seed=seed)
+        truth = truth_cache[key]
         predictions = Predictions.load(item.out_dir / "predictions.npz")
         plan.track.validate(predictions, truth)
     except InvalidPredictionError as exc:

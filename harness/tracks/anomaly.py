@@ -159,7 +159,7 @@ class AnomalyTrack(Track):
         xyz = rows["xyz_path"].tolist() if "xyz_path" in rows else []
         return AnomalyImages(read_images(paths, budget.image_size), paths, xyz)
 
-    def load_train(self, root: Path, card: Any, subset: str, budget: Budget) -> AnomalyImages:
+    def load_train(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> AnomalyImages:
         """Good training images of one category (the first ``train_max_images`` in path order)."""
         index = self._index(root, card, subset)
         train = index[index["split"] == "train"]
@@ -167,12 +167,12 @@ class AnomalyTrack(Track):
             train = train.iloc[: budget.train_max_images]
         return self._images(train, budget)
 
-    def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget) -> AnomalyImages:
+    def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> AnomalyImages:
         """Test images of one category, without labels or masks."""
         index = self._index(root, card, subset)
         return self._images(index[index["split"] == "test"], budget)
 
-    def load_truth(self, root: Path, card: Any, subset: str, budget: Budget) -> AnomalyTruth:
+    def load_truth(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> AnomalyTruth:
         """Labels and masks of the test images, at ground-truth resolution or ``mask_size``."""
         from harness.data import image_shape, read_masks
 

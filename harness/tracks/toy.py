@@ -119,16 +119,18 @@ class ToyTrack(Track):
         """Return the subsets on disk."""
         return list_subsets(root)
 
-    def load_train(self, root: Path, card: Any, subset: str, budget: Budget) -> dict[str, np.ndarray]:
+    def load_train(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> dict[str, np.ndarray]:
         """Return ``{"features": float (n, d), "labels": int (n,)}``."""
         table = _read(Path(root) / subset / "train.csv")[: budget.n_train_max]
         return {"features": table[:, :-1], "labels": table[:, -1].astype(np.int64)}
 
-    def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget) -> dict[str, np.ndarray]:
+    def load_test_inputs(
+        self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0
+    ) -> dict[str, np.ndarray]:
         """Return ``{"features": float (n, d)}``; no labels."""
         return {"features": _read(Path(root) / subset / "test.csv")}
 
-    def load_truth(self, root: Path, card: Any, subset: str, budget: Budget) -> ToyTruth:
+    def load_truth(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> ToyTruth:
         """Return the test labels."""
         return ToyTruth(_read(Path(root) / subset / "test_labels.csv")[:, 0].astype(np.int64))
 
