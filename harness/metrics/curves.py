@@ -1,0 +1,165 @@
+"""Summaries of whole curves: learning curves, accuracy against speed-up, harmonic mean.
+
+Learning curves come from active learning, accuracy / speed-up curves from early-exit
+models, and the harmonic mean of base and novel accuracy from prompt learning.
+
+Each area is a trapezoid integral divided by the width of the x-range, so it is the mean
+height of the curve and lies in the range of the accuracies (e.g. [0, 1]). Curves of two
+methods are only comparable over the same x-range (the same label budgets or speed-ups):
+the functions do not extrapolate. Higher is better for every metric here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.metrics._validation import MetricInputError, as_array, check_finite, check_ndim, check_same_shape
+
+__all__ = ["area_under_learning_curve", "area_under_speedup_curve", "harmonic_mean"]
+
+
+def _curve_validate(x: Any, y: Any, names: tuple[str, str], caller: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check two finite 1-D arrays of the same length with at least 2 points; return float64 arrays."""
+    x, y = as_array(x, names[0], caller), as_array(y, names[1], caller)
+    check_ndim(x, names[0], caller, 1, "(n_points,)")
+    check_ndim(y, names[1], caller, 1, "(n_points,)")
+    check_same_shape(x, y, names, caller)
+    check_finite(x, names[0], caller)
+    check_finite(y, names[1], caller)
+    if x.size < 2:
+        msg = f"Arguments of {caller} must hold at least 2 points of the curve; got {x.size}."
+        raise MetricInputError(msg)
+    return x.astype(np.float64), y.astype(np.float64)
+
+
+def _curve_compute(x: np.ndarray, y: np.ndarray, *, normalize: bool) -> float:
+    """Trapezoid area under y(x) for x sorted ascending, divided by the x-range when ``normalize``."""
+    area = float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
+    return area / float(x[-1] - x[0]) if normalize else area
+
+
+def area_under_learning_curve(
+    n_labels: Any, accuracies: Any, *, normalize: bool = True, validate: bool = True
+) -> float:
+    """Area under an active-learning curve of accuracy against the number of labels.
+
+    Args:
+        n_labels: int or float array of shape (n_rounds,), labels used at each round,
+            strictly increasing.
+        accuracies: float array of shape (n_rounds,), test accuracy after each round.
+        normalize: Divide the trapezoid area by ``n_labels[-1] - n_labels[0]``, which makes
+            the result the mean accuracy over the budget, in the range of the accuracies.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        The (normalised) area, as a Python float.
+
+    Raises:
+        MetricInputError: On a shape mismatch, a non-finite value, fewer than 2 rounds or
+            label counts that do not strictly increase.
+
+    Example:
+        >>> area_under_learning_curve([100, 200, 400], [0.5, 0.7, 0.8])
+        0.7
+    """
+    caller = "area_under_learning_curve"
+    if validate:
+        n_labels, accuracies = _curve_validate(n_labels, accuracies, ("n_labels", "accuracies"), caller)
+        step = np.diff(n_labels)
+        if (step <= 0).any():
+            i = int(np.flatnonzero(step <= 0)[0])
+            msg = (
+                f"Argument `n_labels` of {caller} must be strictly increasing; got {n_labels[i]} then "
+                f"{n_labels[i + 1]} at rounds {i} and {i + 1}. Pass the rounds in the order they ran."
+            )
+            raise MetricInputError(msg)
+    else:
+        n_labels = as_array(n_labels, "n_labels", caller).astype(np.float64)
+        accuracies = as_array(accuracies, "accuracies", caller).astype(np.float64)
+    return _curve_compute(n_labels, accuracies, normalize=normalize)
+
+
+def area_under_speedup_curve(speedups: Any, accuracies: Any, *, normalize: bool = True, validate: bool = True) -> float:
+    """Area under the accuracy / speed-up curve of an early-exit model.
+
+    Each point is one operating point (e.g. one exit threshold): its speed-up over the full
+    model (measured wall time, or FLOPs of the full model over mean FLOPs per sample for the
+    FLOPs curve) and its accuracy. The points are sorted by speed-up (points with the same
+    speed-up keep their order and form a vertical step), joined by straight lines and
+    integrated with the trapezoid rule; with ``normalize`` the area is divided by
+    ``max(speedups) - min(speedups)``, giving the mean accuracy over the speed-up range.
+    Compare methods only over the same speed-up range.
+
+    Args:
+        speedups: float array of shape (n_points,), speed-up of each operating point (>0).
+        accuracies: float array of shape (n_points,), accuracy at each operating point.
+        normalize: Divide by the speed-up range.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        The (normalised) area, as a Python float.
+
+    Raises:
+        MetricInputError: On a shape mismatch, a non-finite value, fewer than 2 points, a
+            speed-up <= 0, or (with ``normalize``) all speed-ups equal.
+
+    Example:
+        >>> area_under_speedup_curve([2.0, 1.0, 3.0], [0.7, 0.8, 0.5])
+        0.675
+    """
+    caller = "area_under_speedup_curve"
+    if validate:
+        speedups, accuracies = _curve_validate(speedups, accuracies, ("speedups", "accuracies"), caller)
+        if (speedups <= 0).any():
+            i = int(np.flatnonzero(speedups <= 0)[0])
+            msg = f"Argument `speedups` of {caller} must be > 0; got {speedups[i]} at index {i}."
+            raise MetricInputError(msg)
+        if normalize and speedups.min() == speedups.max():
+            msg = (
+                f"Argument `speedups` of {caller} has a single value ({speedups[0]}); the normalised area is 0 / 0. "
+                "Pass operating points at different speed-ups, or normalize=False."
+            )
+            raise MetricInputError(msg)
+    else:
+        speedups = as_array(speedups, "speedups", caller).astype(np.float64)
+        accuracies = as_array(accuracies, "accuracies", caller).astype(np.float64)
+    order = np.argsort(speedups, kind="stable")
+    return _curve_compute(speedups[order], accuracies[order], normalize=normalize)
+
+
+def harmonic_mean(base: Any, novel: Any, *, validate: bool = True) -> float:
+    """Harmonic mean of base-class and novel-class accuracy, 2 b n / (b + n).
+
+    Args:
+        base: float scalar, accuracy on the base classes (any unit, e.g. [0, 1] or percent).
+        novel: float scalar, accuracy on the novel classes, in the same unit.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        The harmonic mean in the unit of the inputs, as a Python float; 0.0 when both are 0
+        (the limit of 2 b n / (b + n), and the worst value).
+
+    Raises:
+        MetricInputError: On a non-scalar, non-finite or negative value.
+
+    Example:
+        >>> harmonic_mean(0.8, 0.6)
+        0.6857142857142857
+    """
+    caller = "harmonic_mean"
+    values = []
+    for name, value in (("base", base), ("novel", novel)):
+        array = as_array(value, name, caller)
+        if validate:
+            if array.size != 1:
+                msg = f"Argument `{name}` of {caller} must be a single number; got shape {array.shape}."
+                raise MetricInputError(msg)
+            check_finite(array, name, caller)
+            if float(array.reshape(-1)[0]) < 0:
+                msg = f"Argument `{name}` of {caller} must be >= 0 (an accuracy); got {float(array.reshape(-1)[0])}."
+                raise MetricInputError(msg)
+        values.append(float(array.reshape(-1)[0]))
+    b, n = values
+    return 0.0 if b + n == 0 else 2.0 * b * n / (b + n)

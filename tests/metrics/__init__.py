@@ -1,0 +1,1 @@
+"""Tests of ``harness.metrics``: one module per source module, plus cross-cutting properties."""
