@@ -13,9 +13,15 @@ nox.options.sessions = ["tests", "check", "lint"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 #: Tracks with a bench session; each runs the `default` grid and writes its leaderboard.
-BENCH_TRACKS = ("anomaly",)
+BENCH_TRACKS = (
+    "active",
+    "anomaly",
+)
 #: Extras each track needs on top of the core dependencies.
-TRACK_EXTRAS = {"anomaly": "anomaly"}
+TRACK_EXTRAS = {
+    "active": "active",
+    "anomaly": "anomaly",
+}
 
 
 def _install(session: nox.Session, extras: str = "", *groups: str) -> None:

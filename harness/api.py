@@ -333,6 +333,25 @@ class Track(ABC):
     def save_figure(self, predictions: Predictions, truth: Any, path: Path, *, title: str) -> None:  # noqa: B027
         """Write a PNG of one job's predictions beside the leaderboard (tracks with figures override)."""
 
+    #: metrics stored with every job and checked by ``parbench check`` like the others, but left out of the
+    #: leaderboard tables: e.g. the points of a curve that :meth:`leaderboard_figures` draws. Each is a key
+    #: of :attr:`metrics`.
+    figure_metrics: ClassVar[tuple[str, ...]] = ()
+
+    def leaderboard_figures(self, rows: Any, out_dir: Path) -> list[Path]:
+        """Draw figures of a whole table into ``out_dir`` (tracks whose figures need every job override).
+
+        ``parbench leaderboard`` calls it before it links every PNG under ``out_dir``.
+
+        Args:
+            rows: pandas DataFrame of the store's rows of one budget (every dataset, method and seed).
+            out_dir: ``results/leaderboards/<track>``.
+
+        Returns:
+            The files written (default: none).
+        """
+        return []
+
 
 @dataclass(frozen=True)
 class Job:

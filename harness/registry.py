@@ -202,12 +202,26 @@ class MethodEntry:
 
 #: Built-in tracks, sorted by name.
 TRACKS: dict[str, str] = {
+    "active": "harness.tracks.active:ActiveTrack",
     "anomaly": "harness.tracks.anomaly:AnomalyTrack",
     "toy": "harness.tracks.toy:ToyTrack",
 }
 
 #: Built-in methods and baselines, sorted by name. See the module docstring to add one.
 METHODS: dict[str, MethodEntry] = {
+    "al-coreset": MethodEntry("baselines.active_learning:CoreSet", "active", kind="baseline"),
+    "al-entropy": MethodEntry(
+        "baselines.active_learning:UncertaintySampling", "active", {"measure": "entropy"}, kind="baseline"
+    ),
+    "al-information-density": MethodEntry("baselines.active_learning:InformationDensity", "active", kind="baseline"),
+    "al-least-confidence": MethodEntry(
+        "baselines.active_learning:UncertaintySampling", "active", {"measure": "least_confidence"}, kind="baseline"
+    ),
+    "al-margin": MethodEntry(
+        "baselines.active_learning:UncertaintySampling", "active", {"measure": "margin"}, kind="baseline"
+    ),
+    "al-quire": MethodEntry("baselines.active_learning:Quire", "active", kind="baseline"),
+    "al-random": MethodEntry("baselines.active_learning:RandomSampling", "active", kind="baseline"),
     "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
     "toy-badshape": MethodEntry("harness.tracks.toy:BadShape", "toy", kind="baseline"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
@@ -220,6 +234,13 @@ METHODS: dict[str, MethodEntry] = {
     "toy-oom": MethodEntry("harness.tracks.toy:AllocatesTooMuch", "toy", kind="baseline"),
     "toy-peek": MethodEntry("harness.tracks.toy:PeeksForTruth", "toy", kind="baseline"),
     "toy-raise": MethodEntry("harness.tracks.toy:Raises", "toy", kind="baseline"),
+    "triple-measures": MethodEntry("methods.triple_measures:TripleMeasures", "active"),
+    "triple-measures-no-uncertainty": MethodEntry(
+        "methods.triple_measures:TripleMeasures", "active", {"use_uncertainty": False}
+    ),
+    "triple-measures-unweighted": MethodEntry(
+        "methods.triple_measures:TripleMeasures", "active", {"probability_weighting": False}
+    ),
 }
 
 

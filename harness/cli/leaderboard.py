@@ -14,14 +14,18 @@ __all__ = ["Leaderboard", "write_track_leaderboard"]
 
 def write_track_leaderboard(track: Any, results: Path, *, budget: str) -> Path:
     """Write the leaderboard of ``track`` under ``budget`` and return the Markdown path."""
-    from harness.leaderboard import write_leaderboard
+    from harness.leaderboard import select_rows, write_leaderboard
     from harness.store import Store
 
     rows = Store(results).read(track.name)
     out_dir = results / "leaderboards"
+    track.leaderboard_figures(select_rows(rows, budget=budget, track=track.name), out_dir / track.name)
+    hidden = set(track.figure_metrics)
+    rows = rows[~rows["metric"].isin(hidden)]
+    metrics = {name: higher for name, higher in track.all_metrics.items() if name not in hidden}
     figures = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / track.name).glob("*.png"))
     csv_path, md_path = write_leaderboard(
-        rows, track=track.name, metrics=track.all_metrics, budget=budget, out_dir=out_dir, figures=figures
+        rows, track=track.name, metrics=metrics, budget=budget, out_dir=out_dir, figures=figures
     )
     print(f"wrote {csv_path} and {md_path}", file=sys.stderr)
     return md_path
