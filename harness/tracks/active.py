@@ -233,8 +233,9 @@ class ActiveTrack(Track):
     default_dataset = "classification_suite"
     budget_subsets = {"smoke": ("iris",)}
     seeded_split = True
-    #: Tolerance of new rows of results/reference/active.csv (accuracies of a few dozen test rows).
-    tolerance = 0.02
+    #: Tolerance of new rows of results/reference/active.csv: two test rows of the smoke subset (iris,
+    #: 45 test rows, 0.022 each), so one prediction flipped by floating-point noise does not fail the check.
+    tolerance = 0.05
 
     def subsets(self, root: Path, card: Any) -> list[str]:
         """Tables present on disk."""

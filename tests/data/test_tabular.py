@@ -55,7 +55,7 @@ def test_arff_nominal_class(tmp_path):
         ("a,b,label\n1,2,0\n3,,1\n", r"missing value in column 'b' at row 2 \(line 3 of the file\)"),
         ("a,b,label\n1,2,0\n3,4,1\n?,4,1\n", r"missing value in column 'a' at row 3 \(line 4 of the file\)"),
         ("a,b,label\n1,2,0\n3,4,\n", r"missing value in column 'label' at row 2"),
-        ("a,b,label\n1,red,0\n3,4,1\n", r"feature column 'b' at row 1 \(line 2 of the file\) holds 'red', not a number"),
+        ("a,b,label\n1,red,0\n3,4,1\n", r"column 'b' at row 1 \(line 2 of the file\) holds 'red', not a number"),
         ("a,b,label\n1,2,0\n3,4,0\n", r"label column 'label' holds one class \('0'\)"),
         ("a,b,label\n", "no data rows below the header"),
     ],
