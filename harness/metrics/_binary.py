@@ -24,6 +24,7 @@ __all__ = [
     "average_precision_from_counts",
     "binary_counts",
     "count_below",
+    "count_below_and_equal",
     "f1_max_from_counts",
     "kth_largest",
     "n_workers",
@@ -123,6 +124,33 @@ def count_below(parts: list[np.ndarray], queries: np.ndarray, *, side: str) -> n
     return counts
 
 
+def count_below_and_equal(parts: list[np.ndarray], queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count, for every query, the values of the sorted parts strictly below it and equal to it.
+
+    One binary search per query and part; the second search (for the end of a run of equal
+    values) runs only for the queries that hit an equal value, so tie-free data pays once.
+
+    Args:
+        parts: Sorted 1-D arrays, as returned by :func:`sort_in_parts`.
+        queries: Array of shape (n_queries,); sorted ascending for speed (not required).
+
+    Returns:
+        Two int64 arrays of shape (n_queries,): values < query and values == query.
+    """
+    below = np.zeros(queries.shape, dtype=np.int64)
+    equal = np.zeros(queries.shape, dtype=np.int64)
+    for part in parts:
+        if part.size == 0:
+            continue
+        left = np.searchsorted(part, queries, side="left")
+        hit = part[np.minimum(left, part.size - 1)] == queries
+        hit &= left < part.size
+        below += left
+        if hit.any():
+            equal[hit] += np.searchsorted(part, queries[hit], side="right") - left[hit]
+    return below, equal
+
+
 def kth_largest(parts: list[np.ndarray], k: int) -> Any:
     """Return the k-th largest value (1-based, with repeats) of the union of sorted parts.
 
@@ -191,14 +219,13 @@ def binary_counts(scores: np.ndarray, labels: np.ndarray) -> BinaryCounts:
     starts = np.flatnonzero(is_start)
     thresholds = positives[starts]
     n_pos_at = np.diff(np.append(starts, n_pos))
-    below = count_below(parts, thresholds, side="left")
-    at_or_below = count_below(parts, thresholds, side="right")
+    below, equal = count_below_and_equal(parts, thresholds)
     return BinaryCounts(
         thresholds=thresholds[::-1],
         n_pos_at=n_pos_at[::-1],
         n_pos_ge=(n_pos - starts)[::-1],
         n_neg_ge=(n_neg - below)[::-1],
-        n_neg_eq=(at_or_below - below)[::-1],
+        n_neg_eq=equal[::-1],
         n_pos=n_pos,
         n_neg=n_neg,
     )

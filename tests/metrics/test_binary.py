@@ -62,6 +62,17 @@ def test_select_sorted_keeps_negatives_at_or_above_bound(monkeypatch):
     np.testing.assert_array_equal(np.sort(np.concatenate(parts)), expected)
 
 
+@pytest.mark.parametrize("case", range(N_CASES))
+def test_count_below_and_equal(case):
+    rng = np.random.default_rng([case, 4])
+    parts = [np.sort(tied_values(rng, (int(rng.integers(0, 12)),))) for _ in range(int(rng.integers(1, 4)))]
+    queries = np.sort(tied_values(rng, (int(rng.integers(1, 8)),)))
+    below, equal = _binary.count_below_and_equal(parts, queries)
+    union = np.concatenate(parts)
+    np.testing.assert_array_equal(below, [(union < q).sum() for q in queries])
+    np.testing.assert_array_equal(equal, [(union == q).sum() for q in queries])
+
+
 def test_count_below_both_sides():
     parts = [np.array([0.0, 1.0, 1.0]), np.array([1.0, 2.0])]
     np.testing.assert_array_equal(_binary.count_below(parts, np.array([1.0, 3.0]), side="left"), [1, 5])
