@@ -12,10 +12,6 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=60)
 settings.load_profile("ci")
 
-#: Time and memory limits small enough to keep fault-injection tests fast.
-FAST_LIMITS = {"time_limit_s": 4.0, "memory_limit_mb": 600}
-
-
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     np.random.seed(42)  # noqa: NPY002 - tests only

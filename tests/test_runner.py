@@ -7,7 +7,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FAST_LIMITS
 
 from harness.cards import load_card, resolve_dataset
 from harness.errors import ResultsError
@@ -15,6 +14,9 @@ from harness.registry import methods_of
 from harness.runner import plan_run, run_plan
 from harness.store import Store
 from harness.tracks.toy import ToyTrack
+
+#: Time and memory limits small enough to keep fault-injection tests fast.
+FAST_LIMITS = {"time_limit_s": 8.0, "memory_limit_mb": 600}
 
 
 def _run(results, data_root, **kwargs):
@@ -35,7 +37,7 @@ def fault_grid(tmp_path_factory, data_root):
     [
         ("toy-centroid", "ok", ""),
         ("toy-raise", "error", "RuntimeError: toy-raise fails on purpose"),
-        ("toy-hang", "timeout", "the budget allows 4 s"),
+        ("toy-hang", "timeout", "the budget allows 8 s"),
         ("toy-oom", "oom", "the budget allows 600 MiB"),
         ("toy-nan", "invalid", r"predictions\['scores'\] must be finite; got nan at index \(0,\)"),
         ("toy-badshape", "invalid", r"predictions\['labels'\] must have shape \(40,\); got \(39,\)"),

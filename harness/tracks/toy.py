@@ -218,7 +218,7 @@ class Hang(_ToyMethod):
 
 
 class AllocatesTooMuch(_ToyMethod):
-    """Allocates (and touches) memory in 64 MiB steps until it is stopped."""
+    """Allocates (and touches) memory in 128 MiB steps until it is stopped."""
 
     name = "toy-oom"
 
@@ -226,8 +226,8 @@ class AllocatesTooMuch(_ToyMethod):
         """Grow without bound."""
         hoard = []
         while True:
-            hoard.append(np.ones(8 * 1024 * 1024))  # 64 MiB, touched
-            time.sleep(0.01)
+            hoard.append(np.ones(16 * 1024 * 1024))  # 128 MiB, touched
+            time.sleep(0.005)
 
 
 class ReturnsNaN(_ToyMethod):
