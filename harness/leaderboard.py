@@ -143,10 +143,14 @@ def _rank(table: pd.DataFrame, main: str, *, higher: bool) -> pd.DataFrame:
 
 
 def format_cell(mean: float, std: float, status: str, n_ok: int, n_runs: int, *, digits: int = 3) -> str:
-    """Render one cell: ``0.912 ± 0.010``, ``0.912 ± 0.010 (1/3 failed)`` or ``TIMEOUT``."""
+    """Render one cell: ``0.912 ± 0.010``, ``0.912 ± 0.010 (1/3 failed)`` or ``TIMEOUT``.
+
+    Values below 0.01 in magnitude (timings per item, say) keep ``digits`` significant digits.
+    """
     if status not in ("ok", "partial"):
         return status.upper()
-    text = f"{mean:.{digits}f}" if n_runs <= 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    spec = f".{digits}g" if 0 < abs(mean) < 0.01 else f".{digits}f"
+    text = f"{mean:{spec}}" if n_runs <= 1 else f"{mean:{spec}} ± {std:{spec}}"
     if status == "partial":
         text += f" ({n_runs - n_ok}/{n_runs} failed)"
     return text
@@ -171,25 +175,28 @@ def render_markdown(
     for dataset, by_dataset in table.groupby("dataset", sort=True):
         mean_rows = by_dataset[by_dataset["subset"] == MEAN_SUBSET]
         lines += [f"## {dataset}: average over subsets (ranked by {main} {arrow.get(main, '')})", ""]
-        lines.append(_pivot_markdown(mean_rows, "method", "metric", arrow, tabulate))
+        ranks = mean_rows.groupby("method")["rank"].min().sort_values(kind="stable")
+        lines.append(_pivot_markdown(mean_rows, ranks, "metric", arrow, tabulate))
         subsets = by_dataset[(by_dataset["subset"] != MEAN_SUBSET) & (by_dataset["metric"] == main)]
         if subsets["subset"].nunique() > 1:
-            lines += ["", f"### {dataset}: {main} per subset", ""]
-            lines.append(_pivot_markdown(subsets, "method", "subset", arrow, tabulate))
+            lines += ["", f"### {dataset}: {main} per subset (rows in the order of the average)", ""]
+            lines.append(_pivot_markdown(subsets, ranks, "subset", arrow, tabulate))
         lines.append("")
     if figures:
         lines += ["## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures] + [""]
     return "\n".join(lines)
 
 
-def _pivot_markdown(rows: pd.DataFrame, index: str, columns: str, arrow: dict[str, str], tabulate: Any) -> str:
+def _pivot_markdown(
+    rows: pd.DataFrame, ranks: pd.Series, columns: str, arrow: dict[str, str], tabulate: Any
+) -> str:
+    """One row per method in the order of ``ranks`` (the average's ranks), one column per ``columns`` value."""
     cells = rows.assign(cell=[format_cell(r.mean, r.std, r.status, r.n_ok, r.n_runs) for r in rows.itertuples()])
-    ranks = rows.groupby(index)["rank"].min()
-    kinds = rows.groupby(index)["kind"].first()
-    pivot = cells.pivot_table(index=index, columns=columns, values="cell", aggfunc="first", observed=True)
-    pivot = pivot.loc[ranks.sort_values(kind="stable").index]
-    headers = ["rank", index, "kind"] + [f"{c} {arrow.get(str(c), '')}".strip() for c in pivot.columns]
-    body = [[int(ranks[m]), m, kinds[m], *pivot.loc[m].fillna("—").tolist()] for m in pivot.index]
+    kinds = rows.groupby("method")["kind"].first()
+    pivot = cells.pivot_table(index="method", columns=columns, values="cell", aggfunc="first", observed=True)
+    order = [m for m in ranks.index if m in pivot.index]
+    headers = ["rank", "method", "kind"] + [f"{c} {arrow.get(str(c), '')}".strip() for c in pivot.columns]
+    body = [[int(ranks[m]), m, kinds[m], *pivot.loc[m].fillna("—").tolist()] for m in order]
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
