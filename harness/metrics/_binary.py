@@ -209,9 +209,9 @@ def binary_counts(scores: np.ndarray, labels: np.ndarray) -> BinaryCounts:
     """
     with ThreadPoolExecutor(n_workers()) as pool:
         positives = scores[labels]
-        sorted_positives = pool.submit(np.sort, positives)
+        sorting = pool.submit(positives.sort)  # a fresh copy: sorted in place
         parts = select_sorted(scores, labels, pool)
-        positives = sorted_positives.result()
+        sorting.result()
     n_pos, n_neg = positives.size, sum(part.size for part in parts)
     is_start = np.empty(n_pos, dtype=bool)
     is_start[0] = True

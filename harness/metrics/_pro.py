@@ -42,8 +42,8 @@ STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
 STRUCTURE[1] = True
 """8-connectivity inside each image (3x3 ones), no connection between images of a stack."""
 
-IMAGES_PER_CHUNK = 64
-"""Images labelled per call; bounds the int32 label array to 64 * H * W values."""
+IMAGES_PER_CHUNK = 16
+"""Images labelled per call; bounds the int32 label array of each thread to 16 * H * W values."""
 
 SAMPLE_SIZE = 1 << 18
 """Normal pixels sampled to bracket the score at which the false positive rate passes the limit."""
@@ -74,8 +74,9 @@ def _pro_format(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.ascontiguousarray(maps), np.ascontiguousarray(masks, dtype=bool)
 
 
-def _label_chunk(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Label the regions of a stack of masks; return each anomalous pixel's region id and the region sizes."""
+def _label_chunk(masks: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Label the regions of some images of a stack; return each anomalous pixel's region id and the region sizes."""
+    masks = masks[images]
     labels, n_regions = ndimage.label(masks, structure=STRUCTURE)
     region_of_pixel = labels[masks] - 1
     return region_of_pixel, np.bincount(region_of_pixel, minlength=n_regions)
@@ -94,9 +95,9 @@ def _pro_regions(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.nd
     """
     with_anomaly = np.flatnonzero(masks.reshape(len(masks), -1).any(axis=1))
     n_chunks = max(n_workers(), math.ceil(with_anomaly.size / IMAGES_PER_CHUNK))
-    chunks = [masks[images] for images in np.array_split(with_anomaly, min(n_chunks, with_anomaly.size))]
+    chunks = np.array_split(with_anomaly, min(n_chunks, with_anomaly.size))
     with ThreadPoolExecutor(n_workers()) as pool:
-        results = list(pool.map(_label_chunk, chunks))
+        results = list(pool.map(lambda images: _label_chunk(masks, images), chunks))
         scores = maps[masks]
     offsets = np.cumsum([0] + [sizes.size for _, sizes in results])
     sizes = np.concatenate([sizes for _, sizes in results])
@@ -150,6 +151,7 @@ def _aupro_compute(maps: np.ndarray, masks: np.ndarray, fpr_limit: float) -> flo
             parts = select_sorted(maps, masks, pool)
         order = order.result()
     anomalous, weights = anomalous[order], weights[order]
+    del order
     n_selected = sum(part.size for part in parts)
     if n_top > n_normal:  # fpr_limit == 1: the whole curve counts
         cut, n_up_to_cut, first_above, first_at = None, 0, 0, 0
@@ -196,11 +198,12 @@ def aupro(maps: Any, masks: Any, *, fpr_limit: float = 0.3, validate: bool = Tru
     ``trapezoid(..., x_max=fpr_limit)``. Only the normal pixels above ``cut`` (about
     ``fpr_limit`` of them) and the anomalous pixels are sorted.
 
-    Cost: O(P log P) time for P pixels, sorting in parallel threads; extra memory about
-    ``fpr_limit + 0.3`` times the maps (the normal scores above the cut, one bool mask, the
-    anomalous scores with float64 weights and int32 labels for 64 images at a time), e.g.
-    about 0.65x the maps for float32 maps with 5% anomalous pixels. Exact: agrees with the
-    official code to float rounding (1e-12), ties included.
+    Cost: O(P log P) time for P pixels, sorting in parallel threads. Extra memory: the
+    normal scores above the cut (about ``fpr_limit`` of the maps), a bool mask, the
+    anomalous scores with their float64 weights and sort order, and int32 labels of 16
+    images per thread; the peak is about 1.1x the maps for float32 maps with 5% anomalous
+    pixels (measured by ``benchmarks/perf_metrics.py``). Exact: agrees with the official
+    code to float rounding (1e-12), ties included.
 
     Differences from anomalib 2.7's ``AUPRO``: the same curve and interpolation, but anomalib
     accumulates the false positive and overlap counts with float32 ``torch.cumsum`` (integer
