@@ -142,7 +142,7 @@ def test_sampled_bound_and_its_fallback_stay_exact(case, monkeypatch):
     expected = _reference_official_aupro(maps, masks)
     monkeypatch.setattr(pro_module, "SAMPLE_SIZE", 64)  # the bound comes from a sample of the pixels
     assert_close(anomaly.aupro(maps, masks), expected, atol=AUPRO_ATOL, what="sampled")
-    monkeypatch.setattr(pro_module, "_normal_score_bound", lambda maps, masks, n_top: maps.max())
+    monkeypatch.setattr(pro_module, "_normal_score_bound", lambda maps, masks, n_top, n_normal: maps.max())
     assert_close(anomaly.aupro(maps, masks), expected, atol=AUPRO_ATOL, what="fallback")
 
 
@@ -153,6 +153,32 @@ def test_aupro_with_several_parts_and_chunks(monkeypatch):
     monkeypatch.setattr(pro_module, "IMAGES_PER_CHUNK", 2)
     maps, masks = _blobs(np.random.default_rng(23), (7, 20, 20))
     assert_close(anomaly.aupro(maps, masks), _reference_official_aupro(maps, masks), atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["scipy", "opencv"])
+def test_both_labelling_backends_give_the_official_regions(backend, monkeypatch):
+    if backend == "scipy":
+        monkeypatch.setattr(pro_module, "_opencv", lambda: None)
+    elif pro_module._opencv() is None:
+        pytest.skip("OpenCV is not installed")
+    monkeypatch.setattr(pro_module, "IMAGES_PER_CHUNK", 2)
+    for case in range(5):
+        maps, masks = _blobs(np.random.default_rng([case, 25]), (5, 16, 16))
+        masks[1, 3:6, 3:6] = np.eye(3, dtype=bool)  # diagonal neighbours: one 8-connected region
+        assert_close(anomaly.aupro(maps, masks), _reference_official_aupro(maps, masks), atol=1e-12)
+        fpr, pro = anomaly.pro_curve(maps, masks)
+        np.testing.assert_allclose(pro, _reference_official_pro_curve(maps, masks)[1], atol=1e-12)
+
+
+def test_sort_by_score_packs_float32_exactly():
+    scores = np.array([0.5, -0.0, 0.0, -2.5, np.float32(1e-40), -1e-40, 0.5, 3e38, -3e38], dtype=np.float32)
+    regions = np.arange(scores.size)
+    got_scores, got_regions = pro_module._sort_by_score(scores, regions)
+    np.testing.assert_array_equal(got_scores, np.sort(scores))
+    np.testing.assert_array_equal(scores[got_regions], got_scores)  # each score kept its region
+    assert not np.signbit(got_scores[got_scores == 0]).any()  # -0.0 reads as +0.0, tied with it
+    got64, regions64 = pro_module._sort_by_score(scores.astype(np.float64), regions)
+    np.testing.assert_array_equal(got64, np.sort(scores.astype(np.float64)))
 
 
 @pytest.mark.slow
