@@ -260,9 +260,11 @@ def main() -> None:
         "|diff|",
         "note",
     ]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"Wall-time medians of {args.repeats} interleaved repeats (references: fewer), after a warm-up call; "
-        f"{N_CORES} CPU cores, torch threads {N_CORES}. CPU-time ratio: reference over ours, all threads."
+        f"{N_CORES} CPU cores, torch threads {N_CORES}, load average at the end {load} (other processes slow "
+        "every row; the CPU-time ratio, reference over ours summed over threads, is less sensitive to them)."
     )
     print(tabulate(rows, headers=headers, tablefmt="github"))
 
