@@ -222,7 +222,14 @@ METHODS: dict[str, MethodEntry] = {
     ),
     "al-quire": MethodEntry("baselines.active_learning:Quire", "active", kind="baseline"),
     "al-random": MethodEntry("baselines.active_learning:RandomSampling", "active", kind="baseline"),
+    "fastflow": MethodEntry("baselines.anomalib_models.fastflow:Fastflow", "anomaly", kind="baseline"),
+    "padim": MethodEntry("baselines.anomalib_models.padim:Padim", "anomaly", kind="baseline"),
+    "patchcore": MethodEntry("baselines.anomalib_models.patchcore:Patchcore", "anomaly", kind="baseline"),
     "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
+    "reverse-distillation": MethodEntry(
+        "baselines.anomalib_models.reverse_distillation:ReverseDistillation", "anomaly", kind="baseline"
+    ),
+    "stfpm": MethodEntry("baselines.anomalib_models.stfpm:Stfpm", "anomaly", kind="baseline"),
     "toy-badshape": MethodEntry("harness.tracks.toy:BadShape", "toy", kind="baseline"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
     "toy-centroid-shrunk": MethodEntry(

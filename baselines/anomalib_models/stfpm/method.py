@@ -1,0 +1,33 @@
+"""Adapter of STFPM (through anomalib) to the anomaly track."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from baselines.anomalib_models.adapter import AnomalibBaseline
+from baselines.anomalib_models.stfpm.model import StfpmDetector
+
+__all__ = ["Stfpm"]
+
+
+class Stfpm(AnomalibBaseline):
+    """STFPM through anomalib's torch model and loss, trained for the budget's ``max_steps``."""
+
+    name = "stfpm"
+    paper = "Wang et al., Student-Teacher Feature Pyramid Matching for Anomaly Detection, BMVC 2021, arXiv:2103.04257"
+    detector_cls = StfpmDetector
+    learned = True
+
+    @dataclass(frozen=True)
+    class Config:
+        """Options of STFPM (optimiser: anomalib's defaults)."""
+
+        train_batch_size: int = field(
+            default=8,
+            metadata={
+                "help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."
+            },
+        )
+        learning_rate: float = field(default=0.4, metadata={"help": "SGD learning rate of the student."})
+        momentum: float = field(default=0.9, metadata={"help": "SGD momentum."})
+        weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay."})

@@ -1,0 +1,82 @@
+"""Tests of the padim baseline: shapes and dtypes, determinism, weights faults, the CUDA path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from anomalib_cases import (
+    CUDA,
+    assert_loaded,
+    assert_same,
+    assert_valid,
+    fit_predict,
+    foreign_checkpoint,
+    resnet18_checkpoint,
+)
+
+from baselines.anomalib_models.padim import Padim
+from baselines.anomalib_models.weights import WeightsError
+from harness.registry import methods
+
+CONFIG = {}
+
+
+def test_registered():
+    assert methods.get("padim") is Padim
+    assert methods.meta("padim")["kind"] == "baseline"
+
+
+def test_fit_predict_shapes_dtypes_finite():
+    _, predictions = fit_predict(Padim, config=CONFIG)
+    assert_valid(predictions)
+
+
+def test_same_seed_same_outputs_other_seed_differs():
+    _, first = fit_predict(Padim, config=CONFIG, seed=0)
+    _, again = fit_predict(Padim, config=CONFIG, seed=0)
+    _, other = fit_predict(Padim, config=CONFIG, seed=1)
+    assert_same(first, again)
+    assert not np.array_equal(first["maps"], other["maps"])
+
+
+def test_missing_weights_file_names_it(tmp_path):
+    missing = tmp_path / "nowhere.pth"
+    with pytest.raises(FileNotFoundError, match=r"weights file '.*nowhere\.pth' does not exist"):
+        fit_predict(Padim, config=CONFIG, weights=str(missing))
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path):
+    path = foreign_checkpoint(tmp_path / "other.pth")
+    with pytest.raises(WeightsError, match=r"other\.pth' does not fit backbone 'resnet18'.*not_a_layer"):
+        fit_predict(Padim, config=CONFIG, weights=path)
+
+
+def test_local_weights_load_into_the_backbone(tmp_path):
+    path, state = resnet18_checkpoint(tmp_path / "resnet18.pth")
+    method, predictions = fit_predict(Padim, config=CONFIG, weights=path)
+    assert_valid(predictions)
+    model = method.detector_.model_
+    assert_loaded(model.feature_extractor.feature_extractor, state)
+
+
+def test_predict_before_fit_is_an_error():
+    with pytest.raises(RuntimeError, match="is not fitted"):
+        Padim().predict(None)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_path_matches_contract():
+    _, predictions = fit_predict(Padim, config=CONFIG, device="cuda")
+    assert_valid(predictions)
+
+
+def test_n_features_sets_the_channel_subset():
+    method, predictions = fit_predict(Padim, config={"n_features": 20})
+    assert_valid(predictions)
+    assert tuple(method.detector_.model_.gaussian.mean.shape) == (20, 16)  # channels, 4x4 positions
+
+
+def test_too_many_features_are_refused():
+    with pytest.raises(ValueError, match="n_features"):
+        fit_predict(Padim, config={"n_features": 10_000})
