@@ -204,6 +204,7 @@ class MethodEntry:
 TRACKS: dict[str, str] = {
     "active": "harness.tracks.active:ActiveTrack",
     "anomaly": "harness.tracks.anomaly:AnomalyTrack",
+    "fedrec": "harness.tracks.fedrec:FedRecTrack",
     "toy": "harness.tracks.toy:ToyTrack",
 }
 
@@ -222,10 +223,20 @@ METHODS: dict[str, MethodEntry] = {
     ),
     "al-quire": MethodEntry("baselines.active_learning:Quire", "active", kind="baseline"),
     "al-random": MethodEntry("baselines.active_learning:RandomSampling", "active", kind="baseline"),
+    "central-mf": MethodEntry("baselines.fedrec:CentralMF", "fedrec", kind="baseline"),
     "fastflow": MethodEntry("baselines.anomalib_models.fastflow:Fastflow", "anomaly", kind="baseline"),
+    "fedmf": MethodEntry("baselines.fedrec:FedMF", "fedrec", kind="baseline"),
+    "fedmf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf"}),
+    "fedmf-plgc-fixed-weight": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf", "weighting": "fixed"}),
+    "fedmf-plgc-no-decorr": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf", "decorrelation_weight": 0.0}),
+    "fedncf": MethodEntry("baselines.fedrec:FedNCF", "fedrec", kind="baseline"),
+    "fedncf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedncf"}),
     "padim": MethodEntry("baselines.anomalib_models.padim:Padim", "anomaly", kind="baseline"),
     "patchcore": MethodEntry("baselines.anomalib_models.patchcore:Patchcore", "anomaly", kind="baseline"),
+    "pfedrec": MethodEntry("baselines.fedrec:PFedRec", "fedrec", kind="baseline"),
+    "pfedrec-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "pfedrec"}),
     "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
+    "popularity": MethodEntry("baselines.fedrec:Popularity", "fedrec", kind="baseline"),
     "reverse-distillation": MethodEntry(
         "baselines.anomalib_models.reverse_distillation:ReverseDistillation", "anomaly", kind="baseline"
     ),

@@ -61,7 +61,7 @@ def test_amazon_csv_with_and_without_header(tmp_path, text, users):
     ("fmt", "name", "text", "message"),
     [
         ("movielens_100k", "u.data", "1\t2\t3\t4\n1\t2\t3\n", r"u.data: line 2 has 3 field\(s\), expected 4"),
-        ("movielens_100k", "u.data", "1\t2\t3\t4\n\n1\t2\tfive\t4\n", r"u.data: line 3 has rating 'five', not a finite"),
+        ("movielens_100k", "u.data", "1\t2\t3\t4\n\n1\t2\tfive\t4\n", r"line 3 has rating 'five', not a finite"),
         ("movielens_100k", "u.data", "1\t2\t3\t4\n1\t2\t3\tnan\n", r"line 2 has timestamp 'nan', not a finite number"),
         ("movielens_100k", "u.data", "1\t2\t3\t4\n\t2\t3\t4\n", r"u.data: line 2 has an empty user id"),
         ("movielens_1m", "ratings.dat", "1::2::3::4\n1::2::3::4::5\n", r"ratings.dat: line 2 has 5 field\(s\)"),

@@ -37,7 +37,7 @@ def test_counts_match_the_card(written):
         table = load_movielens_100k(written, subset)
         assert {"users": table.n_users, "items": table.n_items, "ratings": len(table)} == expected
         info = (written / subset / "u.info").read_text().split("\n")
-        assert info[:3] == [f"{expected['users']} users", f"{expected['items']} items", f"{expected['ratings']} ratings"]
+        assert info[:3] == [f"{expected[key]} {key}" for key in ("users", "items", "ratings")]
 
 
 def test_ml100k_size_looks_like_movielens(written):

@@ -1,0 +1,301 @@
+"""One federated training run in one process: rounds of sampled clients, local training, FedAvg, validation.
+
+Each round of :func:`simulate`:
+
+1. the server samples ``clients_per_round`` clients (0: every client, as PFedRec);
+2. every participant downloads the global item table and dense parameters, draws its samples
+   (:func:`~harness.fedsim.sampling.sample_round`) and trains locally (the client step, by default the
+   vectorised :func:`~harness.fedsim.client.client_update` on batches of ``clients_per_chunk`` clients of
+   similar data size); its private parameters stay in its own row of ``state.private``;
+3. every participant uploads the change of the shared rows and dense parameters it trained; the server applies
+   FedAvg weighted by the clients' numbers of training items (:mod:`harness.fedsim.server`);
+4. every client scores its validation candidates (training-side data); the state of the round with the best
+   validation HR@10 (ties: the later round, as PFedRec) is kept as a snapshot for the test predictions.
+
+Personalised item tables. A model with ``personalised_items`` (PFedRec) gives each participant the table it
+fine-tuned this round: the global rows with its trained rows in place. A :class:`LocalGlobalView` (PLGC) keeps
+that local table L_u beside the frozen global table G and scores with ``alpha_u * L_u + (1 - alpha_u) * G``
+(:attr:`FedState.alpha`); ``alpha_u`` comes from the view at the start of each of the client's rounds, from its
+last local table and the fresh download on the round's samples. Training and uploads are the base method's,
+plus the view's regulariser. A client that does not take part in a round keeps its last local table and weight.
+
+Determinism: the initial parameters come from ``seed``, each round's draws from (seed, round); the same seed
+gives the same run, whatever ``clients_per_chunk`` and whichever client step (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from harness.fedsim.client import Regulariser, client_update
+from harness.fedsim.models import FedModel
+from harness.fedsim.sampling import ClientBatch, pack_clients, sample_round
+from harness.fedsim.scoring import FedState, candidate_scores
+from harness.fedsim.server import UpdateSums, accumulate_update, apply_fedavg, round_bytes
+
+__all__ = ["FedConfig", "FedData", "FedResult", "LocalGlobalView", "simulate", "validation_hit_rate"]
+
+
+@dataclass(frozen=True)
+class FedConfig:
+    """Settings of a run (the track's budget fills them).
+
+    Attributes:
+        n_rounds: Communication rounds.
+        clients_per_round: Participants per round; 0 means every client.
+        local_epochs: Passes of a client over its samples per round.
+        batch_size: Samples per local minibatch.
+        n_negatives: Sampled negatives per training positive, drawn anew each round.
+        lr: SGD learning rate of the private and dense shared parameters.
+        item_lr: SGD learning rate of the item rows.
+        server_lr: Server step on the FedAvg mean change (1 = plain FedAvg).
+        clients_per_chunk: Clients trained at once by the vectorised client step.
+        k: Cut-off of the validation hit rate that picks the best round.
+    """
+
+    n_rounds: int = 100
+    clients_per_round: int = 0
+    local_epochs: int = 1
+    batch_size: int = 256
+    n_negatives: int = 4
+    lr: float = 0.1
+    item_lr: float = 1.0
+    server_lr: float = 1.0
+    clients_per_chunk: int = 128
+    k: int = 10
+
+
+@dataclass(frozen=True)
+class FedData:
+    """The training side of a split, as the clients hold it.
+
+    Attributes:
+        n_items: Number of items.
+        train_indptr: int64 tensor of shape (n_users + 1,), CSR offsets of the training items.
+        train_items: int64 tensor of shape (n_train,).
+        val_candidates: int64 tensor of shape (n_users, C); column 0 is the validation item.
+        exclude: bool tensor of shape (n_users, n_items), the training items of each user (never drawn as
+            training negatives). The validation item is not excluded, as the test item cannot be: a client
+            treats both alike, so validation stays an unbiased stand-in for test.
+    """
+
+    n_items: int
+    train_indptr: torch.Tensor
+    train_items: torch.Tensor
+    val_candidates: torch.Tensor
+    exclude: torch.Tensor
+
+    @property
+    def n_users(self) -> int:
+        """Number of clients."""
+        return len(self.train_indptr) - 1
+
+    @classmethod
+    def from_arrays(
+        cls, n_items: int, train_indptr: np.ndarray, train_items: np.ndarray, val_candidates: np.ndarray
+    ) -> FedData:
+        """Build from numpy arrays (see the attributes); the exclusion matrix is derived."""
+        indptr = torch.as_tensor(np.asarray(train_indptr, dtype=np.int64))
+        items = torch.as_tensor(np.asarray(train_items, dtype=np.int64))
+        candidates = torch.as_tensor(np.asarray(val_candidates, dtype=np.int64))
+        n_users = len(indptr) - 1
+        exclude = torch.zeros(n_users, n_items, dtype=torch.bool)
+        owner = torch.repeat_interleave(torch.arange(n_users), indptr[1:] - indptr[:-1])
+        exclude[owner, items] = True
+        return cls(n_items, indptr, items, candidates, exclude)
+
+
+class LocalGlobalView(Protocol):
+    """A client-side view that keeps a personal item table beside the frozen global one (PLGC).
+
+    ``regulariser`` is an optional extra loss of the minibatch item embeddings; ``weights`` returns each
+    client's weight ``alpha`` of its local table, float32 tensor of shape (B,), from its parameters, its local
+    rows (last round's) and the global rows (this round's download), both (B, U, dim), and this round's samples.
+    """
+
+    regulariser: Regulariser | None
+
+    def weights(
+        self,
+        model: FedModel,
+        private: dict[str, torch.Tensor],
+        personal_rows: torch.Tensor,
+        global_rows: torch.Tensor,
+        dense: dict[str, torch.Tensor],
+        batch: ClientBatch,
+    ) -> torch.Tensor:
+        """Weight of the personal table per client."""
+        ...
+
+
+@dataclass
+class FedResult:
+    """What a run returns.
+
+    Attributes:
+        best_state: Snapshot of the state after the round with the best validation hit rate.
+        best_round: That round (0-based).
+        final_state: The state after the last round.
+        val_hr: float64 array of shape (n_rounds,), validation HR@k after each round.
+        train_loss: float64 array of shape (n_rounds,), mean local loss of the participants.
+        bytes_up: float64 array of shape (n_rounds,), bytes uploaded by all participants.
+        bytes_down: float64 array of shape (n_rounds,), bytes downloaded by all participants.
+        alpha: float64 array of shape (n_rounds,), mean local weight of a view (NaN without one).
+        seconds: Wall time of the run.
+    """
+
+    best_state: FedState
+    best_round: int
+    final_state: FedState
+    val_hr: np.ndarray
+    train_loss: np.ndarray
+    bytes_up: np.ndarray
+    bytes_down: np.ndarray
+    alpha: np.ndarray
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def validation_hit_rate(model: FedModel, state: FedState, data: FedData, *, k: int) -> float:
+    """HR@k of every client on its validation candidates (column 0 relevant; ties count against it).
+
+    The validation item is a hit when fewer than ``k`` other candidates score at least as high: the rank of
+    :func:`harness.metrics.ranking.hit_rate_at_k` with one relevant item, in one vectorised comparison.
+    """
+    scores = candidate_scores(model, state, data.val_candidates)
+    rank = (scores[:, 1:] >= scores[:, :1]).sum(1)
+    return float((rank < k).double().mean())
+
+
+def _round_generator(seed: int, round_index: int) -> torch.Generator:
+    state = np.random.SeedSequence([seed, round_index, 0x5EED]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) & ((1 << 63) - 1))
+
+
+def _participants(n_users: int, k: int, generator: torch.Generator) -> torch.Tensor:
+    if k <= 0 or k >= n_users:
+        return torch.arange(n_users)
+    return torch.sort(torch.randperm(n_users, generator=generator)[:k]).values
+
+
+def _write_rows(table: torch.Tensor, batch: ClientBatch, rows: torch.Tensor) -> None:
+    """Write per-client rows (B, U, dim) into per-user tables (n_users, n_items, dim) at ``batch.item_index``."""
+    mask = batch.item_mask
+    users = batch.users[:, None].expand_as(batch.item_index)
+    table[users[mask], batch.item_index[mask]] = rows[mask]
+
+
+def _train_chunk(
+    model: FedModel,
+    state: FedState,
+    batch: ClientBatch,
+    config: FedConfig,
+    sums: UpdateSums,
+    *,
+    view: LocalGlobalView | None,
+    client_step: Callable[..., Any],
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Download, train and upload for the clients of one batch; update their private and personal state."""
+    users, n_clients = batch.users, len(batch.users)
+    private = {k: v[users] for k, v in state.private.items()}
+    frozen = state.items[batch.item_index]
+    dense = {k: v.expand(n_clients, *v.shape).clone() for k, v in state.dense.items()}
+    alpha = None
+    if view is not None:  # last round's local table against the fresh download, before training
+        personal = state.personal[users[:, None], batch.item_index]
+        alpha = view.weights(model, private, personal, frozen, dense, batch).detach()
+        state.alpha[users] = alpha
+    local = frozen
+    new_private, new_local, new_dense, loss = client_step(
+        model, private, local, dense, batch.samples, batch.labels, batch.sample_mask,
+        batch_size=config.batch_size, lr=config.lr, item_lr=config.item_lr,
+        regulariser=view.regulariser if view is not None else None,
+    )
+    for name, value in new_private.items():
+        state.private[name][users] = value
+    dense_delta = {k: new_dense[k] - dense[k] for k in dense}
+    accumulate_update(sums, batch.item_index, batch.item_mask, new_local - local, dense_delta, batch.n_positives)
+    if state.personal is not None:  # the client's local table: the download with its trained rows in place
+        state.personal[users] = state.items
+        _write_rows(state.personal, batch, new_local)
+    return loss, alpha
+
+
+def simulate(
+    model: FedModel,
+    data: FedData,
+    config: FedConfig,
+    *,
+    seed: int,
+    view: LocalGlobalView | None = None,
+    client_step: Callable[..., Any] = client_update,
+    clients_per_chunk: int | None = None,
+    log: logging.Logger | None = None,
+) -> FedResult:
+    """Run ``config.n_rounds`` rounds of federated training and keep the best-validation state.
+
+    Args:
+        model: The score model.
+        data: The clients' training data and validation candidates.
+        config: Rounds, participants, local training and learning rates.
+        seed: Seed of the initial parameters and of every round's draws.
+        view: Optional local-global view (PLGC) that keeps personal item tables.
+        client_step: The client step; :func:`~harness.fedsim.client.client_update_loop` with
+            ``clients_per_chunk=1`` is the plain per-client reference.
+        clients_per_chunk: Clients per call of the client step (default ``config.clients_per_chunk``).
+        log: Logger of the per-round progress (every 10 rounds and the last).
+
+    Returns:
+        The :class:`FedResult`.
+    """
+    started = time.perf_counter()
+    generator = torch.Generator().manual_seed(int(seed))
+    items, dense = model.init_shared(data.n_items, generator)
+    state = FedState(model.init_private(data.n_users, generator), items, dense)
+    if view is not None or model.personalised_items:
+        state.personal = items.expand(data.n_users, *items.shape).clone()
+    if view is not None:
+        state.alpha = torch.full((data.n_users,), 0.5)
+    width = clients_per_chunk or config.clients_per_chunk
+    n_dense = sum(v.numel() for v in dense.values())
+    curves = {name: np.zeros(config.n_rounds) for name in ("val_hr", "loss", "up", "down", "alpha")}
+    best_hr, best_round, best_state = -1.0, -1, state
+    for round_index in range(config.n_rounds):
+        generator = _round_generator(seed, round_index)
+        users = _participants(data.n_users, config.clients_per_round, generator)
+        samples = sample_round(
+            data.train_indptr, data.train_items, data.exclude, users,
+            n_negatives=config.n_negatives, n_epochs=config.local_epochs, generator=generator,
+        )
+        by_size = torch.argsort(samples.indptr[1:] - samples.indptr[:-1], stable=True)
+        sums = UpdateSums.zeros_like(state.items, state.dense)
+        losses, alphas, n_rows = [], [], 0
+        for start in range(0, len(users), width):
+            batch = pack_clients(samples, by_size[start : start + width], data.n_items)
+            loss, alpha = _train_chunk(model, state, batch, config, sums, view=view, client_step=client_step)
+            losses.append(loss)
+            if alpha is not None:
+                alphas.append(alpha)
+            n_rows += int(batch.item_mask.sum())
+        state.items, state.dense = apply_fedavg(state.items, state.dense, sums, server_lr=config.server_lr)
+        up, down = round_bytes(len(users), n_rows, data.n_items, state.items.shape[1], n_dense)
+        hr = validation_hit_rate(model, state, data, k=config.k)
+        curves["val_hr"][round_index], curves["up"][round_index], curves["down"][round_index] = hr, up, down
+        curves["loss"][round_index] = float(torch.cat(losses).mean())
+        curves["alpha"][round_index] = float(torch.cat(alphas).mean()) if alphas else float("nan")
+        if hr >= best_hr:
+            best_hr, best_round, best_state = hr, round_index, state.clone()
+        if log is not None and (round_index % 10 == 9 or round_index == config.n_rounds - 1):
+            log.info("round %d: loss %.4f, validation HR@%d %.4f (best %.4f at round %d)", round_index + 1,
+                     curves["loss"][round_index], config.k, hr, best_hr, best_round + 1)
+    return FedResult(
+        best_state, best_round, state, curves["val_hr"], curves["loss"], curves["up"], curves["down"],
+        curves["alpha"], time.perf_counter() - started,
+    )
