@@ -16,11 +16,13 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 BENCH_TRACKS = (
     "active",
     "anomaly",
+    "fedrec",
 )
 #: Extras each track needs on top of the core dependencies.
 TRACK_EXTRAS = {
     "active": "active",
     "anomaly": "anomaly",
+    "fedrec": "plots",
 }
 
 
@@ -68,6 +70,13 @@ def perf_runner(session: nox.Session) -> None:
     """Benchmark the runner's per-job overhead on jobs whose method does nothing."""
     _install(session)
     session.run("python", "benchmarks/runner_overhead.py", *session.posargs)
+
+
+@nox.session(name="perf-fedrec", default=False)
+def perf_fedrec(session: nox.Session) -> None:
+    """Benchmark the federated simulator: vectorised client step against per-client loops, 100 FedMF rounds."""
+    _install(session)
+    session.run("python", "benchmarks/fedrec_speed.py", *session.posargs)
 
 
 def _bench(track: str) -> None:

@@ -136,14 +136,16 @@ def client_update(
             mask = sample_mask[:, epoch, window]
             active = torch.nonzero(mask.any(1)).squeeze(1)
             if len(active) == n_clients:
+                index, target, subset = samples[:, epoch, window], labels[:, epoch, window], None
                 active = everyone
             else:  # clients sorted by size in a chunk: the windows of the small ones run dry first
                 mask = mask[active]
                 width = int(mask.sum(1).max())
                 window = slice(step * batch_size, step * batch_size + width)
                 mask = mask[:, :width]
-            loss = _step(model, private, rows, dense, active, samples[active, epoch, window],
-                         labels[active, epoch, window], mask, lr=lr, item_lr=item_lr, regulariser=regulariser)
+                index, target, subset = samples[active, epoch, window], labels[active, epoch, window], active
+            loss = _step(model, private, rows, dense, subset, active, index, target, mask, lr=lr, item_lr=item_lr,
+                         regulariser=regulariser)
             loss_sum[active] += loss
     n_batches = torch.ceil(counts / batch_size).clamp(min=1)
     return private, rows, dense, loss_sum / n_batches
@@ -154,6 +156,7 @@ def _step(
     private: dict[str, torch.Tensor],
     rows: torch.Tensor,
     dense: dict[str, torch.Tensor],
+    subset: torch.Tensor | None,
     active: torch.Tensor,
     index: torch.Tensor,
     labels: torch.Tensor,
@@ -165,9 +168,14 @@ def _step(
 ) -> torch.Tensor:
     """One minibatch step of the clients ``active`` (B_a,), in place on ``private``, ``rows`` and ``dense``.
 
+    ``subset`` is ``active`` when only some clients take part, None when all do (no copies are made then).
     The leaves of the item table are the gathered minibatch rows (B_a, S, dim): their gradient is added back
     into ``rows`` at ``index`` (occurrences of one item add up, as the gradient of the table would).
     """
+
+    def leaf(tensor: torch.Tensor, trained: bool) -> torch.Tensor:  # noqa: FBT001
+        return (tensor.detach() if subset is None else tensor[subset]).requires_grad_(trained)
+
     n_rows, dim = rows.shape[1], rows.shape[2]
     flat_index = (active[:, None] * n_rows + index).reshape(-1)
     table = rows.view(-1, dim)
@@ -175,9 +183,9 @@ def _step(
     loss = torch.zeros(0)
     for group in model.update_groups:
         leaves = {
-            "private": {k: v[active].requires_grad_("private" in group) for k, v in private.items()},
+            "private": {k: leaf(v, "private" in group) for k, v in private.items()},
             "items": {"rows": table.index_select(0, flat_index).view(shape).requires_grad_("items" in group)},
-            "dense": {k: v[active].requires_grad_("dense" in group) for k, v in dense.items()},
+            "dense": {k: leaf(v, "dense" in group) for k, v in dense.items()},
         }
         loss = minibatch_loss(model, leaves["private"], leaves["items"]["rows"], leaves["dense"], labels, mask,
                               regulariser=regulariser)
@@ -189,9 +197,10 @@ def _step(
             step = -_lr(kind, lr, item_lr) * grad
             if kind == "items":
                 table.index_add_(0, flat_index, step.reshape(-1, dim))
+            elif subset is None:
+                (private if kind == "private" else dense)[name].add_(step)
             else:
-                target = private if kind == "private" else dense
-                target[name].index_put_((active,), step, accumulate=True)
+                (private if kind == "private" else dense)[name].index_put_((subset,), step, accumulate=True)
     return loss.detach()
 
 
