@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EXIT_ERROR", "EXIT_OOM", "job_main", "peak_rss_mb"]
+__all__ = ["EXIT_ERROR", "EXIT_OOM", "EXIT_ORPHANED", "job_main", "peak_rss_mb"]
 
 EXIT_ERROR = 1
 EXIT_OOM = 3
+EXIT_ORPHANED = 4
+_WATCH_S = 0.5
 _PR_SET_PDEATHSIG = 1
 
 
@@ -49,6 +51,36 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
+
+
+def _runner_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return state not in ("Z", "X")
+
+
+def _watch_runner(pid: int) -> None:
+    """End this job when the runner that started it is gone (killed, even with SIGKILL).
+
+    The fork server outlives the runner while any job holds its liveness pipe, so a job cannot
+    rely on the fork server's death alone; it watches the runner itself.
+    """
+    import threading
+
+    def watch() -> None:
+        while _runner_alive(pid):
+            time.sleep(_WATCH_S)
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="parbench-runner-watch", daemon=True).start()
 
 
 def _redirect_output(log_path: Path) -> logging.Logger:
@@ -92,10 +124,12 @@ def job_main(spec: dict[str, Any], out_dir: str) -> None:
 
     Args:
         spec: The job as plain data: ``track``, ``target``, ``config``, ``seed``, ``budget``,
-            ``root``, ``card``, ``subset``, ``device``, ``n_threads``, ``log_path``.
+            ``root``, ``card``, ``subset``, ``device``, ``n_threads``, ``log_path``, ``runner_pid``.
         out_dir: Scratch folder where the predictions, timings or traceback go.
     """
     _die_with_parent()
+    if spec.get("runner_pid"):
+        _watch_runner(int(spec["runner_pid"]))
     out = Path(out_dir)
     log = _redirect_output(Path(spec["log_path"]))
     try:

@@ -261,6 +261,7 @@ def _start(ctx: Any, plan: Plan, store: Store, job: Job, device: str | None, n_t
         "device": device or plan.budget.device,
         "n_threads": n_threads,
         "log_path": str(store.log_path(job.track, job.key)),
+        "runner_pid": os.getpid(),
     }
     process = ctx.Process(target=job_main, args=(spec, str(out_dir)), name=f"parbench-{job.key}")
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

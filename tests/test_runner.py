@@ -145,6 +145,22 @@ def test_sigkill_at_any_moment_then_resume_runs_every_job_exactly_once(tmp_path,
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
+def test_sigkill_of_the_runner_ends_a_hanging_job_and_the_fork_server(tmp_path, data_root):
+    cmd = [sys.executable, "-m", "harness", "run", "toy", "--budget", "smoke", "--methods", "toy-hang",
+           "--set", "time_limit_s=120", "--no-progress", "--results", str(tmp_path), "--data-root", str(data_root)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runner = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 30
+    while len(runner.children(recursive=True)) < 2 and time.monotonic() < deadline:  # fork server + job
+        time.sleep(0.1)
+    descendants = runner.children(recursive=True)
+    assert len(descendants) >= 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, alive = psutil.wait_procs(descendants, timeout=10)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_inputs_loader_of_every_subset_exposes_no_truth(data_root):
     card = load_card("toy_blobs")
     root = resolve_dataset(card, data_root)
