@@ -240,6 +240,10 @@ METHODS: dict[str, MethodEntry] = {
     "reverse-distillation": MethodEntry(
         "baselines.anomalib_models.reverse_distillation:ReverseDistillation", "anomaly", kind="baseline"
     ),
+    "snarm": MethodEntry("methods.snarm:Snarm", "anomaly"),
+    "snarm-mlp": MethodEntry("methods.snarm:Snarm", "anomaly", {"mixer": "mlp"}),
+    "snarm-no-intra": MethodEntry("methods.snarm:Snarm", "anomaly", {"use_intra": False}),
+    "snarm-one-head": MethodEntry("methods.snarm:Snarm", "anomaly", {"n_heads": 1}),
     "stfpm": MethodEntry("baselines.anomalib_models.stfpm:Stfpm", "anomaly", kind="baseline"),
     "toy-badshape": MethodEntry("harness.tracks.toy:BadShape", "toy", kind="baseline"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),

@@ -1,0 +1,330 @@
+"""SNARM's torch modules: backbone patch features and the self-navigated multi-head residual Mamba.
+
+Self-Navigated Residual Mamba (Li, Wu, Wu, Li, Liu, Shen, Shen; arXiv:2508.01591) scores each patch
+of a test image from two residuals: against the training bank (inter) and against the image's own
+most normal patches (intra). The concatenated residual magnitudes go to several heads; each head
+projects them, runs a Mamba over the *high-residual* tokens only (the non-reference ones, in the
+head's own scan order and dilation; the others pass through), and predicts per-patch logits with
+a small dilated convolution. The heads' probabilities are averaged (an ensemble). The residual tokens come from
+:mod:`methods.snarm.residuals`.
+
+The Mamba is ``mambapy``'s pure-PyTorch selective scan, so it runs on CPU and CUDA alike. Nothing
+here imports the harness. License: Apache-2.0 (this implementation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F  # noqa: N812
+from mambapy.mamba import Mamba, MambaConfig
+from torch import nn
+
+__all__ = [
+    "HEAD_SPECS",
+    "MIXERS",
+    "SCAN_KINDS",
+    "PatchFeatureExtractor",
+    "SnarmNet",
+    "build_backbone",
+    "focal_loss",
+    "scan_order",
+    "snarm_loss",
+]
+
+#: Scan orders a head can read its tokens in.
+SCAN_KINDS = ("row", "col", "row_reversed", "col_reversed", "snake")
+#: (scan order, dilation) of head 0, 1, ...; a config with ``n_heads`` uses the first ``n_heads``.
+HEAD_SPECS = (("row", 1), ("col", 1), ("row_reversed", 2), ("snake", 2), ("col_reversed", 3), ("row", 3))
+#: Sequence mixers of the heads: the paper's Mamba, or a token-wise MLP (ablation).
+MIXERS = ("mamba", "mlp")
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _load_weights(model: nn.Module, path: Path, name: str) -> None:
+    """Load a local checkpoint into a features-only timm model; errors name the file."""
+    if not path.is_file():
+        msg = f"backbone weights {str(path)!r} do not exist; give a local checkpoint of {name!r} or 'random'."
+        raise FileNotFoundError(msg)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        msg = f"backbone weights {str(path)!r} cannot be read with torch.load(weights_only=True): {exc}"
+        raise ValueError(msg) from exc
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        msg = f"backbone weights {str(path)!r} must hold a state dict; got {type(state).__name__}."
+        raise TypeError(msg)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    wanted = model.state_dict()
+    missing = [k for k in wanted if k not in state]
+    wrong = [k for k in wanted if k in state and tuple(state[k].shape) != tuple(wanted[k].shape)]
+    if missing or wrong:
+        msg = (
+            f"backbone weights {str(path)!r} do not fit backbone {name!r}: {len(missing)} missing and "
+            f"{len(wrong)} mis-shaped tensors (e.g. {(missing + wrong)[:3]}); give a checkpoint of {name!r} "
+            "in the timm/torchvision layout."
+        )
+        raise ValueError(msg)
+    model.load_state_dict({k: state[k] for k in wanted})
+
+
+def build_backbone(name: str, layers: tuple[str, ...], *, weights: str = "random") -> nn.Module:
+    """A timm backbone that returns the feature maps of ``layers`` (run up to the deepest only).
+
+    Args:
+        name: timm model name, e.g. ``"resnet18"``.
+        layers: Module names of the feature stages, e.g. ``("layer2", "layer3")``.
+        weights: ``"random"`` for random initialisation, else a local checkpoint path.
+
+    Returns:
+        A module mapping a float tensor (n_images, 3, S, S) to a list of tensors (n_images, C_l, h_l, w_l).
+
+    Raises:
+        ValueError: A layer is not a feature stage of the backbone, or the checkpoint does not fit.
+        FileNotFoundError: The checkpoint does not exist.
+    """
+    probe = timm.create_model(name, pretrained=False, features_only=True)
+    available = list(probe.feature_info.module_name())
+    unknown = [layer for layer in layers if layer not in available]
+    if unknown or not layers:
+        msg = f"layers of backbone {name!r} must be among {available}; got {list(layers)}."
+        raise ValueError(msg)
+    out_indices = tuple(available.index(layer) for layer in layers)
+    model = timm.create_model(name, pretrained=False, features_only=True, out_indices=out_indices)
+    if weights != "random":
+        _load_weights(model, Path(weights), name)
+    return model
+
+
+class PatchFeatureExtractor(nn.Module):
+    """uint8 images -> locally averaged multi-layer patch features at the first layer's resolution.
+
+    Each layer's map is averaged over a ``local_pool`` x ``local_pool`` neighbourhood (PatchCore's
+    local aggregation), deeper maps are upsampled bilinearly to the first one, and all are concatenated.
+
+    Args:
+        backbone: Module from :func:`build_backbone`; kept frozen in eval mode.
+        local_pool: Side of the averaging window (1 = none).
+    """
+
+    def __init__(self, backbone: nn.Module, *, local_pool: int = 3) -> None:
+        super().__init__()
+        self.backbone = backbone.eval().requires_grad_(requires_grad=False)
+        self.local_pool = local_pool
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> PatchFeatureExtractor:  # noqa: FBT001, FBT002 - torch's signature
+        """Keep the backbone in eval mode (frozen batch-norm statistics) whatever ``mode`` is."""
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Map uint8 images (n_images, S, S, 3) to float32 features (n_images, n_channels, h, w)."""
+        x = (images.permute(0, 3, 1, 2).float() / 255.0 - self.mean) / self.std
+        maps = self.backbone(x)
+        if self.local_pool > 1:
+            pad = self.local_pool // 2
+            maps = [F.avg_pool2d(m, self.local_pool, stride=1, padding=pad, count_include_pad=False) for m in maps]
+        size = maps[0].shape[-2:]
+        maps = [maps[0]] + [F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps[1:]]
+        return torch.cat(maps, dim=1).float()
+
+
+def scan_order(height: int, width: int, kind: str, *, dilation: int = 1) -> torch.Tensor:
+    """Order in which a head reads the ``height x width`` patch grid.
+
+    ``row``/``col``: row- or column-major; ``*_reversed``: the same backwards; ``snake``: row-major
+    with every second row reversed. With ``dilation = d`` the grid is split into the d x d
+    sub-lattices of positions with equal (row mod d, col mod d), read one after another, so that
+    neighbours in the sequence lie d patches apart.
+
+    Returns:
+        int64 tensor of shape (height * width,): a permutation of the row-major patch indices.
+
+    Example:
+        >>> scan_order(2, 2, "col").tolist()
+        [0, 2, 1, 3]
+    """
+    grid = torch.arange(height * width).view(height, width)
+    if kind in ("row", "row_reversed"):
+        seq = grid.flatten()
+    elif kind in ("col", "col_reversed"):
+        seq = grid.t().flatten()
+    elif kind == "snake":
+        snake = grid.clone()
+        snake[1::2] = snake[1::2].flip(1)
+        seq = snake.flatten()
+    else:
+        msg = f"scan kind must be one of {SCAN_KINDS}; got {kind!r}."
+        raise ValueError(msg)
+    if kind.endswith("_reversed"):
+        seq = seq.flip(0)
+    if dilation > 1:
+        lattice = (seq // width % dilation) * dilation + seq % width % dilation
+        seq = seq[torch.argsort(lattice, stable=True)]
+    return seq
+
+
+class _TokenMlp(nn.Module):
+    """Pre-norm residual MLP applied to each token alone (the ablation without sequence mixing)."""
+
+    def __init__(self, d_model: int, n_layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Sequential(
+                nn.LayerNorm(d_model), nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
+            )
+            for _ in range(n_layers)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = x + layer(x)
+        return x
+
+
+def _make_mixer(kind: str, d_model: int, n_layers: int, d_state: int) -> nn.Module:
+    if kind == "mamba":
+        return Mamba(MambaConfig(d_model=d_model, n_layers=n_layers, d_state=d_state, expand_factor=2, d_conv=4))
+    if kind == "mlp":
+        return _TokenMlp(d_model, n_layers)
+    msg = f"mixer must be one of {MIXERS}; got {kind!r}."
+    raise ValueError(msg)
+
+
+class _Head(nn.Module):
+    """One navigated head: project, mix the high-residual tokens in scan order, predict logits."""
+
+    def __init__(self, in_dim: int, *, scan: str, dilation: int, mixer: str, d_model: int, n_layers: int, d_state: int):
+        super().__init__()
+        self.scan, self.dilation = scan, dilation
+        self.proj = nn.Linear(in_dim, d_model)
+        self.mixer = _make_mixer(mixer, d_model, n_layers, d_state)
+        self.out = nn.Sequential(
+            nn.Conv2d(d_model, d_model, 3, padding=dilation, dilation=dilation),
+            nn.ReLU(),
+            nn.Conv2d(d_model, 1, 1),
+        )
+        self._orders: dict[tuple[int, int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _order(self, height: int, width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's scan order of the grid and its inverse permutation, cached per grid and device."""
+        key = (height, width, device)
+        if key not in self._orders:
+            order = scan_order(height, width, self.scan, dilation=self.dilation).to(device)
+            self._orders[key] = (order, torch.argsort(order))
+        return self._orders[key]
+
+    def forward(self, tokens: torch.Tensor, high: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Map tokens (B, L, in_dim) and a high mask (B, L), equal counts per row, to logits (B, h, w)."""
+        z = self.proj(tokens)
+        order, inverse = self._order(height, width, z.device)
+        z_seq, high_seq = z[:, order], high[:, order]
+        n_high = int(high_seq[0].sum())
+        if n_high:
+            # Positions of the high tokens, kept in scan order: a stable sort puts them first.
+            pos = torch.argsort((~high_seq).to(torch.uint8), dim=1, stable=True)[:, :n_high]
+            index = pos[..., None].expand(-1, -1, z.shape[-1])
+            z_seq = z_seq.scatter(1, index, self.mixer(z_seq.gather(1, index)))
+        z = z_seq[:, inverse]
+        fmap = z.transpose(1, 2).reshape(len(z), -1, height, width)
+        return self.out(fmap)[:, 0]
+
+
+class SnarmNet(nn.Module):
+    """Self-navigated multi-head residual network on top of the residual tokens.
+
+    Args:
+        in_dim: Channels of each token (C for the inter-residual alone, 2C with the intra-residual).
+        mixer: ``"mamba"`` or ``"mlp"`` (ablation).
+        n_heads: Heads, using the first ``n_heads`` entries of :data:`HEAD_SPECS`.
+        d_model: Width of each head.
+        n_layers: Mixer layers per head.
+        d_state: Mamba state size (4 in the public code).
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        *,
+        mixer: str = "mamba",
+        n_heads: int = 4,
+        d_model: int = 32,
+        n_layers: int = 1,
+        d_state: int = 4,
+    ) -> None:
+        super().__init__()
+        if not 1 <= n_heads <= len(HEAD_SPECS):
+            msg = f"n_heads of SnarmNet must be in [1, {len(HEAD_SPECS)}]; got {n_heads}."
+            raise ValueError(msg)
+        self.heads = nn.ModuleList(
+            _Head(in_dim, scan=scan, dilation=dil, mixer=mixer, d_model=d_model, n_layers=n_layers, d_state=d_state)
+            for scan, dil in HEAD_SPECS[:n_heads]
+        )
+        self.register_buffer("token_mean", torch.zeros(in_dim))
+        self.register_buffer("token_std", torch.ones(in_dim))
+
+    @torch.no_grad()
+    def set_token_statistics(self, tokens: torch.Tensor) -> None:
+        """Fix the per-channel standardisation of the input tokens from training tokens (n, L, in_dim)."""
+        flat = tokens.reshape(-1, tokens.shape[-1])
+        self.token_mean.copy_(flat.mean(dim=0))
+        self.token_std.copy_(flat.std(dim=0).clamp_min(1e-6))
+
+    def forward(self, tokens: torch.Tensor, is_reference: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Per-head logits.
+
+        Args:
+            tokens: float tensor (n_images, height * width, in_dim) from :func:`residual_tokens`.
+            is_reference: bool tensor (n_images, height * width); the other tokens are mixed.
+            height: Rows of the patch grid.
+            width: Columns of the patch grid.
+
+        Returns:
+            float tensor (n_images, n_heads, height, width).
+        """
+        tokens = (tokens - self.token_mean) / self.token_std
+        return torch.stack([head(tokens, ~is_reference, height, width) for head in self.heads], dim=1)
+
+    @staticmethod
+    def probability(logits: torch.Tensor) -> torch.Tensor:
+        """Per-patch anomaly probability: the mean over heads of the sigmoid, (n_images, h, w)."""
+        return torch.sigmoid(logits).mean(dim=1)
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0) -> torch.Tensor:
+    """Mean binary focal loss (Lin et al., ICCV 2017) for soft targets in [0, 1].
+
+    Example:
+        >>> float(focal_loss(torch.tensor([0.0]), torch.tensor([1.0]), gamma=0.0))  # = log 2
+        0.6931471824645996
+    """
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p = torch.sigmoid(logits)
+    p_true = p * target + (1 - p) * (1 - target)
+    return (ce * (1 - p_true) ** gamma).mean()
+
+
+def snarm_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0) -> torch.Tensor:
+    """Training loss: focal plus L1 on the probabilities, averaged over the heads (each head learns alone).
+
+    Args:
+        logits: float tensor (n_images, n_heads, h, w) from :class:`SnarmNet`.
+        target: float tensor (n_images, h, w): share of each patch covered by the synthetic mask.
+        gamma: Focusing parameter of the focal loss.
+
+    Example:
+        >>> float(snarm_loss(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1), gamma=0.0))  # log 2 + 0.5
+        1.1931471824645996
+    """
+    target = target[:, None].expand_as(logits)
+    return focal_loss(logits, target, gamma=gamma) + (torch.sigmoid(logits) - target).abs().mean()
