@@ -138,6 +138,21 @@ class NeuralCF(FedModel):
         mlp = torch.bmm(hidden, w_out[:, d:, None])
         return (gmf + mlp).squeeze(2) + dense["b_out"]
 
+    def private_jacobian(  # type: ignore[override]
+        self, private: dict[str, torch.Tensor], item_emb: torch.Tensor, dense: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Jacobian d logit / d user embedding by the chain rule through the two ReLU layers: (B, S, dim).
+
+        d logit / d u = item * w_gmf + W1_user (relu1' * (W2 (relu2' * w_mlp))), per sample.
+        """
+        d = self.dim
+        user, w1, w_out = private["user"], dense["w1"], dense["w_out"]
+        first = torch.bmm(item_emb, w1[:, d:, :]) + torch.bmm(user[:, None, :], w1[:, :d, :]) + dense["b1"][:, None, :]
+        second = torch.bmm(torch.relu(first), dense["w2"]) + dense["b2"][:, None, :]
+        back = (second > 0) * w_out[:, None, d:]  # (B, S, h)
+        back = torch.bmm(back, dense["w2"].transpose(1, 2)) * (first > 0)  # (B, S, dim)
+        return item_emb * w_out[:, None, :d] + torch.bmm(back, w1[:, :d, :].transpose(1, 2))
+
 
 class PersonalHead(FedModel):
     """PFedRec: logit = w_u . q_i + b_u with a private head (w_u, b_u); the item table is fine-tuned per client."""

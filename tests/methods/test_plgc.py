@@ -51,9 +51,11 @@ def _slow_kernel(model, private, emb, dense, client):
     return kernel, torch.stack(grads)
 
 
-@pytest.mark.parametrize("name", ["mf", "ncf", "pfedrec"])
+@pytest.mark.parametrize("name", ["mf", "ncf", "pfedrec", "ncf-autodiff"])
 def test_jacobian_and_alignment_against_per_sample_autograd(name):
-    model, private, emb, dense = _inputs(name)
+    model, private, emb, dense = _inputs(name.split("-")[0])
+    if name.endswith("autodiff"):
+        model.private_jacobian = None  # the generic forward-mode path
     labels = (torch.rand(N_CLIENTS, N_SAMPLES) < 0.3).float()
     mask = torch.ones(N_CLIENTS, N_SAMPLES, dtype=torch.bool)
     mask[2, 9:] = False  # padding is left out
