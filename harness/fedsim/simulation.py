@@ -5,7 +5,7 @@ Each round of :func:`simulate`:
 1. the server samples ``clients_per_round`` clients (0: every client, as PFedRec);
 2. every participant downloads the global item table and dense parameters, draws its samples
    (:func:`~harness.fedsim.sampling.sample_round`) and trains locally (the client step, by default the
-   vectorised :func:`~harness.fedsim.client.client_update` on batches of ``clients_per_chunk`` clients of
+   vectorised :func:`~harness.fedsim.client.client_update` on batches of up to ``clients_per_chunk`` clients of
    similar data size); its private parameters stay in its own row of ``state.private``;
 3. every participant uploads the change of the shared rows and dense parameters it trained; the server applies
    FedAvg weighted by the clients' numbers of training items (:mod:`harness.fedsim.server`);
@@ -56,7 +56,10 @@ class FedConfig:
         lr: SGD learning rate of the private and dense shared parameters.
         item_lr: SGD learning rate of the item rows.
         server_lr: Server step on the FedAvg mean change (1 = plain FedAvg).
-        clients_per_chunk: Clients trained at once by the vectorised client step.
+        clients_per_chunk: Most clients trained at once by the vectorised client step.
+        samples_per_chunk: Most padded samples (clients times the largest client's samples) of one batch: clients
+            are sorted by size and cut into batches under both limits, so a few heavy clients do not pad a
+            batch of light ones.
         k: Cut-off of the validation hit rate that picks the best round.
     """
 
@@ -69,6 +72,7 @@ class FedConfig:
     item_lr: float = 1.0
     server_lr: float = 1.0
     clients_per_chunk: int = 128
+    samples_per_chunk: int = 32768
     k: int = 10
 
 
@@ -185,6 +189,21 @@ def _participants(n_users: int, k: int, generator: torch.Generator) -> torch.Ten
     return torch.sort(torch.randperm(n_users, generator=generator)[:k]).values
 
 
+def _chunks(sizes: torch.Tensor, max_clients: int, max_samples: int) -> list[torch.Tensor]:
+    """Cut the clients, sorted by size, into batches of at most ``max_clients`` and ``max_samples`` padded samples."""
+    order = torch.argsort(sizes, stable=True)
+    sorted_sizes = sizes[order].tolist()
+    chunks, start = [], 0
+    for end in range(1, len(order) + 1):
+        too_many = end - start > max_clients or (end - start) * sorted_sizes[end - 1] > max_samples
+        if too_many and end - 1 > start:
+            chunks.append(order[start : end - 1])
+            start = end - 1
+    if start < len(order):
+        chunks.append(order[start:])
+    return chunks
+
+
 def _write_rows(table: torch.Tensor, batch: ClientBatch, rows: torch.Tensor) -> None:
     """Write per-client rows (B, U, dim) into per-user tables (n_users, n_items, dim) at ``batch.item_index``."""
     mask = batch.item_mask
@@ -274,11 +293,12 @@ def simulate(
             data.train_indptr, data.train_items, data.exclude, users,
             n_negatives=config.n_negatives, n_epochs=config.local_epochs, generator=generator,
         )
-        by_size = torch.argsort(samples.indptr[1:] - samples.indptr[:-1], stable=True)
+        sizes = samples.indptr[1:] - samples.indptr[:-1]
         sums = UpdateSums.zeros_like(state.items, state.dense)
         losses, alphas, n_rows = [], [], 0
-        for start in range(0, len(users), width):
-            batch = pack_clients(samples, by_size[start : start + width], data.n_items)
+        max_samples = config.samples_per_chunk if width > 1 else 0
+        for chunk in _chunks(sizes, width, max_samples):
+            batch = pack_clients(samples, chunk, data.n_items)
             loss, alpha = _train_chunk(model, state, batch, config, sums, view=view, client_step=client_step)
             losses.append(loss)
             if alpha is not None:

@@ -199,3 +199,11 @@ def test_validation_hit_rate_equals_the_ranking_metric_with_ties(data):
 def test_bytes_of_a_round():
     up, down = round_bytes(n_participants=3, n_uploaded_rows=10, n_items=100, dim=8, n_dense=5)
     assert up == 10 * (8 * 4 + 8) + 3 * 5 * 4 and down == 3 * (100 * 8 + 5) * 4
+
+
+def test_batches_of_clients_respect_both_limits_and_cover_everyone():
+    sizes = torch.tensor([5, 300, 40, 41, 7, 1000, 6, 39])
+    chunks = simulation_module._chunks(sizes, 3, 200)
+    assert sorted(torch.cat(chunks).tolist()) == list(range(8))
+    assert [sizes[c].tolist() for c in chunks] == [[5, 6, 7], [39, 40, 41], [300], [1000]]
+    assert [c.tolist() for c in simulation_module._chunks(sizes, 1, 0)] == [[i] for i in torch.argsort(sizes).tolist()]
