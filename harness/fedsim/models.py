@@ -27,6 +27,7 @@ Models:
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import torch
@@ -34,7 +35,7 @@ import torch
 __all__ = ["MODELS", "FedModel", "MatrixFactorization", "NeuralCF", "PersonalHead", "make_model"]
 
 
-class FedModel:
+class FedModel(ABC):
     """Base class of the score models; subclasses set the class attributes and implement three methods.
 
     Attributes:
@@ -49,15 +50,16 @@ class FedModel:
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
+    @abstractmethod
     def init_private(self, n_users: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Return the private parameters of every user, each a float32 tensor of shape (n_users, ...)."""
-        raise NotImplementedError
 
     def init_shared(self, n_items: int, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return the item table, float32 of shape (n_items, dim), and the dense shared parameters."""
         items = torch.randn(n_items, self.dim, generator=generator) * (1.0 / math.sqrt(self.dim))
         return items, {}
 
+    @abstractmethod
     def logits(
         self, private: dict[str, torch.Tensor], item_emb: torch.Tensor, dense: dict[str, torch.Tensor]
     ) -> torch.Tensor:
@@ -71,7 +73,6 @@ class FedModel:
         Returns:
             float32 tensor of shape (B, S), logits (the score before the sigmoid).
         """
-        raise NotImplementedError
 
     #: Optional ``private_jacobian(private, item_emb, dense) -> (B, S, m)``: the Jacobian of the logits with
     #: respect to the private parameters in closed form (models linear in them); None: computed by autodiff.
