@@ -1,0 +1,1 @@
+"""Baselines: thin adapters over well-kept libraries (anomalib, scikit-activeml); own code where none has it."""
