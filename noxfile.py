@@ -24,6 +24,10 @@ TRACK_EXTRAS = {
     "anomaly": "anomaly",
     "fedrec": "plots",
 }
+#: Jobs a bench session runs at once (each job gets cpu_count / jobs torch threads).
+BENCH_JOBS = {
+    "anomaly": 2,
+}
 
 
 #: Every track's extras: the test suite and the regression check cover all tracks.
@@ -83,7 +87,7 @@ def _bench(track: str) -> None:
     @nox.session(name=f"bench-{track}", default=False)
     def bench(session: nox.Session) -> None:
         _install(session, TRACK_EXTRAS.get(track, ""))
-        args = session.posargs or ["--budget", "default"]
+        args = session.posargs or ["--budget", "default", "--jobs", str(BENCH_JOBS.get(track, 1))]
         session.run("parbench", "run", track, *args)
         budget = args[args.index("--budget") + 1] if "--budget" in args else "default"
         session.run("parbench", "leaderboard", track, "--budget", budget)

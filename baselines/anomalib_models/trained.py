@@ -24,7 +24,7 @@ class TrainedDetector(AnomalibDetector):
             :class:`~baselines.anomalib_models.detector.AnomalibDetector`.
     """
 
-    def __init__(self, *, max_steps: int = 150, train_batch_size: int = 8, **options: Any) -> None:
+    def __init__(self, *, max_steps: int = 150, train_batch_size: int = 4, **options: Any) -> None:
         super().__init__(**options)
         self.max_steps = max_steps
         self.train_batch_size = train_batch_size

@@ -26,7 +26,7 @@ class Fastflow(AnomalibBaseline):
         """Options of FastFlow (anomalib's defaults for ResNet18)."""
 
         train_batch_size: int = field(
-            default=8,
+            default=4,
             metadata={
                 "help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."
             },

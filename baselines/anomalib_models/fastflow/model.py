@@ -111,7 +111,7 @@ class FastflowDetector(TrainedDetector):
         )
         loss_fn = FastflowLoss()
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+        optimizer = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay, fused=True)
 
         def loss_of(index: torch.Tensor) -> torch.Tensor:
             return loss_fn(*self._flows(model, [level[index.to(level.device)] for level in raw]))

@@ -25,7 +25,7 @@ class ReverseDistillation(AnomalibBaseline):
         """Options of Reverse Distillation (anomalib's defaults)."""
 
         train_batch_size: int = field(
-            default=8,
+            default=4,
             metadata={
                 "help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."
             },

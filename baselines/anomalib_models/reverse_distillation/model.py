@@ -103,7 +103,7 @@ class ReverseDistillationDetector(TrainedDetector):
         )
         loss_fn = ReverseDistillationLoss()
         params = [*model.bottleneck.parameters(), *model.decoder.parameters()]
-        optimizer = torch.optim.Adam(params, lr=self.learning_rate, betas=tuple(self.betas))
+        optimizer = torch.optim.Adam(params, lr=self.learning_rate, betas=tuple(self.betas), fused=True)
 
         def loss_of(index: torch.Tensor) -> torch.Tensor:
             features = [level[index.to(level.device)] for level in encoded]

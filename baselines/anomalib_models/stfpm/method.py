@@ -23,7 +23,7 @@ class Stfpm(AnomalibBaseline):
         """Options of STFPM (optimiser: anomalib's defaults)."""
 
         train_batch_size: int = field(
-            default=8,
+            default=4,
             metadata={
                 "help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."
             },

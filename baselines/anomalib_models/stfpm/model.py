@@ -90,6 +90,7 @@ class StfpmDetector(TrainedDetector):
             lr=self.learning_rate,
             momentum=self.momentum,
             weight_decay=self.weight_decay,
+            fused=True,
         )
 
         def loss_of(index: torch.Tensor) -> torch.Tensor:
