@@ -97,6 +97,8 @@ class Budget:
     def from_dict(cls, values: Mapping[str, Any], *, where: str = "budget") -> Budget:
         """Build a budget, rejecting unknown keys and converting lists to tuples.
 
+        A text value of a tuple field is split at commas (``--set layers=layer1,layer2``).
+
         Args:
             values: Field values; missing fields take their defaults.
             where: Where the values came from, for the error message.
@@ -112,7 +114,11 @@ class Budget:
                 f"allowed keys: {', '.join(sorted(allowed))}."
             )
             raise BudgetError(msg)
-        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        converted = {}
+        for key, value in values.items():
+            if isinstance(value, str) and isinstance(allowed[key].default, tuple):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            converted[key] = tuple(value) if isinstance(value, list) else value
         return cls(**converted)
 
     @classmethod

@@ -13,11 +13,9 @@ from typing import Any, ClassVar
 from baselines.anomalib_models.detector import AnomalibDetector
 from baselines.anomalib_models.memory import pin_mmap_threshold
 from harness.api import Budget, Context, Method, Predictions
+from harness.backbones import is_random
 
 __all__ = ["AnomalibBaseline"]
-
-#: Values of the budget's ``weights`` field that mean random initialisation.
-RANDOM_WEIGHTS = ("", "random")
 
 
 class AnomalibBaseline(Method):
@@ -36,7 +34,7 @@ class AnomalibBaseline(Method):
         options: dict[str, Any] = dataclasses.asdict(self.config)
         if self.learned:
             options["max_steps"] = int(budget.max_steps)
-        weights = None if str(budget.weights).strip() in RANDOM_WEIGHTS else str(budget.weights)
+        weights = None if is_random(budget.weights) else str(budget.weights)
         return self.detector_cls(
             backbone=budget.backbone,
             layers=tuple(budget.layers),

@@ -1,7 +1,8 @@
 """Local backbone weights: load a checkpoint into a timm feature network, strictly, or fail clearly.
 
-Nothing is downloaded: every backbone starts from random init, unless the budget names a local
-checkpoint. The checkpoint is a state dict of the whole classification model (as saved by
+Nothing is downloaded: every backbone starts from the shared random init of
+:func:`harness.backbones.random_init_state`, unless the budget names a local checkpoint. The
+checkpoint is a state dict of the whole classification model (as saved by
 ``torch.save(model.state_dict(), path)`` from timm or torchvision; ResNet keys agree between the
 two) or of its feature part only; it may be wrapped in ``{"state_dict": ...}``. Loading is strict:
 
@@ -19,6 +20,8 @@ from pathlib import Path
 import timm
 import torch
 from torch import nn
+
+from harness.backbones import random_init_state
 
 __all__ = ["WeightsError", "load_backbone_weights"]
 
@@ -52,13 +55,16 @@ def _examples(keys: list[str]) -> str:
     return ", ".join(repr(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
 
 
-def load_backbone_weights(feature_net: nn.Module, path: str | Path, *, backbone: str) -> None:
+def load_backbone_weights(feature_net: nn.Module, path: str | Path | None, *, backbone: str, seed: int = 0) -> None:
     """Load the checkpoint at ``path`` into ``feature_net``, a timm feature network of ``backbone``.
 
     Args:
         feature_net: The network whose parameters and buffers are overwritten (any device).
-        path: A local ``.pt``/``.pth`` file, read with ``torch.load(weights_only=True)``.
+        path: A local ``.pt``/``.pth`` file, read with ``torch.load(weights_only=True)``; None loads the
+            shared random init :func:`harness.backbones.random_init_state` of ``(backbone, seed)``, the
+            network every other method of the job grid gets too.
         backbone: timm name of the architecture, for the key check and the messages.
+        seed: The job's seed (random init only).
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
@@ -72,6 +78,10 @@ def load_backbone_weights(feature_net: nn.Module, path: str | Path, *, backbone:
         ...
         FileNotFoundError: weights file '/nonexistent.pt' does not exist; ...
     """
+    if path is None:
+        random_state = random_init_state(backbone, seed=seed)
+        feature_net.load_state_dict({k: random_state[k] for k in feature_net.state_dict()})
+        return
     path = Path(path).expanduser()
     if not path.is_file():
         msg = (

@@ -42,7 +42,13 @@ class AnomalyBudget(Budget):
 
     image_size: int = field(default=128, metadata=_help("Side of the square input images, in pixels."))
     backbone: str = field(default="resnet18", metadata=_help("timm backbone every feature-based method uses."))
-    layers: tuple[str, ...] = field(default=("layer2", "layer3"), metadata=_help("Backbone layers used."))
+    layers: tuple[str, ...] = field(
+        default=("layer1", "layer2"),
+        metadata=_help(
+            "Backbone layers used. At random init a ResNet's deeper stages only subsample layer1 (timm starts "
+            "every residual branch at zero), so the CPU budgets use layer1+layer2; pretrained weights: layer2+layer3."
+        ),
+    )
     mask_size: int = field(default=0, metadata=_help("Side masks are scored at; 0 = ground-truth resolution."))
     train_max_images: int = field(default=0, metadata=_help("Training images per category; 0 = all."))
     batch_size: int = field(default=16, metadata=_help("Batch size of training and prediction."))
@@ -130,12 +136,13 @@ class AnomalyTrack(Track):
             "train_max_images": 16, "batch_size": 16, "max_steps": 8, "mask_size": 64,
         },
         "default": {
-            "time_limit_s": 300.0, "memory_limit_mb": 6144, "seeds": (0,), "image_size": 128,
-            "batch_size": 16, "max_steps": 150, "mask_size": 128,
+            "time_limit_s": 300.0, "memory_limit_mb": 6144, "seeds": (0,), "image_size": 96,
+            "train_max_images": 20, "batch_size": 16, "max_steps": 100, "mask_size": 128,
         },
         "paper": {
             "time_limit_s": 3600.0, "memory_limit_mb": 65536, "seeds": (0, 1, 2), "device": "cuda",
-            "image_size": 256, "backbone": "wide_resnet50_2", "batch_size": 32, "max_steps": 10000,
+            "image_size": 256, "backbone": "wide_resnet50_2", "layers": ("layer2", "layer3"), "batch_size": 32,
+            "max_steps": 10000,
             "mask_size": 0,
         },
     }

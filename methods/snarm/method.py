@@ -142,9 +142,8 @@ class Snarm(Method):
         t0 = time.perf_counter()
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(ctx.seed)
-            self.extractor = PatchFeatureExtractor(
-                build_backbone(budget.backbone, tuple(budget.layers), weights=budget.weights), local_pool=cfg.local_pool
-            ).to(self.device)
+            backbone = build_backbone(budget.backbone, tuple(budget.layers), weights=budget.weights, seed=ctx.seed)
+            self.extractor = PatchFeatureExtractor(backbone, local_pool=cfg.local_pool).to(self.device)
             self._fit_bank(train.images, ctx.seed)
             tokens, is_reference, targets = self._synthetic(train.images, ctx.seed)
             self.net = SnarmNet(

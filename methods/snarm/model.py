@@ -22,6 +22,8 @@ import torch.nn.functional as F  # noqa: N812
 from mambapy.mamba import Mamba, MambaConfig
 from torch import nn
 
+from harness.backbones import is_random, random_init_state
+
 __all__ = [
     "HEAD_SPECS",
     "MIXERS",
@@ -74,13 +76,16 @@ def _load_weights(model: nn.Module, path: Path, name: str) -> None:
     model.load_state_dict({k: state[k] for k in wanted})
 
 
-def build_backbone(name: str, layers: tuple[str, ...], *, weights: str = "random") -> nn.Module:
+def build_backbone(name: str, layers: tuple[str, ...], *, weights: str = "random", seed: int = 0) -> nn.Module:
     """A timm backbone that returns the feature maps of ``layers`` (run up to the deepest only).
 
     Args:
         name: timm model name, e.g. ``"resnet18"``.
         layers: Module names of the feature stages, e.g. ``("layer2", "layer3")``.
-        weights: ``"random"`` for random initialisation, else a local checkpoint path.
+        weights: ``"random"`` for the shared random init of
+            :func:`harness.backbones.random_init_state` (the network every method of the grid gets),
+            else a local checkpoint path.
+        seed: The job's seed (random init only).
 
     Returns:
         A module mapping a float tensor (n_images, 3, S, S) to a list of tensors (n_images, C_l, h_l, w_l).
@@ -97,7 +102,10 @@ def build_backbone(name: str, layers: tuple[str, ...], *, weights: str = "random
         raise ValueError(msg)
     out_indices = tuple(available.index(layer) for layer in layers)
     model = timm.create_model(name, pretrained=False, features_only=True, out_indices=out_indices)
-    if weights != "random":
+    if is_random(weights):
+        random_state = random_init_state(name, seed=seed)
+        model.load_state_dict({k: random_state[k] for k in model.state_dict()})
+    else:
         _load_weights(model, Path(weights), name)
     return model
 

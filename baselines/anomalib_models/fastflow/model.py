@@ -88,8 +88,7 @@ class FastflowDetector(TrainedDetector):
             conv3x3_only=self.conv3x3_only,
             hidden_ratio=self.hidden_ratio,
         )
-        if self.weights is not None:
-            load_backbone_weights(model.feature_extractor, self.weights, backbone=self.backbone)
+        load_backbone_weights(model.feature_extractor, self.weights, backbone=self.backbone, seed=self.seed)
         return model
 
     def _flows(self, model: nn.Module, features: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

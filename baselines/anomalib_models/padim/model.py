@@ -47,8 +47,9 @@ class PadimDetector(AnomalibDetector):
         model = PadimModel(
             backbone=self.backbone, layers=list(self.layers), pre_trained=False, n_features=self.n_features or None
         )
-        if self.weights is not None:
-            load_backbone_weights(model.feature_extractor.feature_extractor, self.weights, backbone=self.backbone)
+        load_backbone_weights(
+            model.feature_extractor.feature_extractor, self.weights, backbone=self.backbone, seed=self.seed
+        )
         return model
 
     def _fit(self, model: nn.Module, images: np.ndarray) -> None:

@@ -53,8 +53,9 @@ class PatchcoreDetector(AnomalibDetector):
         model = PatchcoreModel(
             layers=list(self.layers), backbone=self.backbone, pre_trained=False, num_neighbors=self.num_neighbors
         )
-        if self.weights is not None:
-            load_backbone_weights(model.feature_extractor.feature_extractor, self.weights, backbone=self.backbone)
+        load_backbone_weights(
+            model.feature_extractor.feature_extractor, self.weights, backbone=self.backbone, seed=self.seed
+        )
         return model
 
     def _fit(self, model: nn.Module, images: np.ndarray) -> None:

@@ -90,8 +90,7 @@ class ReverseDistillationDetector(TrainedDetector):
         except ValueError as exc:
             msg = f"backbone {self.backbone!r} has no Reverse Distillation decoder in anomalib ({exc}); use a ResNet."
             raise ValueError(msg) from exc
-        if self.weights is not None:
-            load_backbone_weights(model.encoder.feature_extractor, self.weights, backbone=self.backbone)
+        load_backbone_weights(model.encoder.feature_extractor, self.weights, backbone=self.backbone, seed=self.seed)
         return model
 
     def _encode(self, model: nn.Module, batch: torch.Tensor) -> list[torch.Tensor]:

@@ -75,8 +75,9 @@ class StfpmDetector(TrainedDetector):
     def _build(self, image_size: tuple[int, int]) -> nn.Module:
         with _teacher_from_random_init():
             model = stfpm_torch_model.STFPMModel(layers=list(self.layers), backbone=self.backbone)
-        if self.weights is not None:
-            load_backbone_weights(model.teacher_model.feature_extractor, self.weights, backbone=self.backbone)
+        load_backbone_weights(
+            model.teacher_model.feature_extractor, self.weights, backbone=self.backbone, seed=self.seed
+        )
         return model
 
     def _fit(self, model: nn.Module, images: np.ndarray) -> None:
