@@ -10,8 +10,9 @@ residual branch, so at random init every block is the identity and a stage only 
 strided 1x1 convolution: a ResNet's ``layer1`` is the stem's random filter bank (an 11 x 11 pixel window every
 4 pixels), ``layer3`` the same window every 16 pixels. That is why the CPU budgets of the anomaly track use
 ``layer1`` and ``layer2``. With the branches switched on (``zero_init_last=False``) the deep features are
-worse still on the embedded data (random deep ReLU features smear the image; see the anomaly track's
-README). ``--weights PATH`` (a local checkpoint) replaces the random network for every method alike.
+worse still on the embedded data (random deep ReLU features smear the image; numbers in
+``baselines/anomalib_models/README.md``). ``--weights PATH`` (a local checkpoint) replaces the random
+network for every method alike.
 """
 
 from __future__ import annotations

@@ -171,29 +171,21 @@ def _step(
     ``subset`` is ``active`` when only some clients take part, None when all do (no copies are made then).
     The leaves of the item table are the gathered minibatch rows (B_a, S, dim): their gradient is added back
     into ``rows`` at ``index`` (occurrences of one item add up, as the gradient of the table would).
+    Models with a closed-form ``logit_vjp`` skip autograd (unless a regulariser is set); the others use it.
     """
-
-    def leaf(tensor: torch.Tensor, trained: bool) -> torch.Tensor:  # noqa: FBT001
-        return (tensor.detach() if subset is None else tensor[subset]).requires_grad_(trained)
-
     n_rows, dim = rows.shape[1], rows.shape[2]
     flat_index = (active[:, None] * n_rows + index).reshape(-1)
     table = rows.view(-1, dim)
     shape = (*index.shape, dim)
+    closed_form = model.logit_vjp is not None and regulariser is None
     loss = torch.zeros(0)
     for group in model.update_groups:
-        leaves = {
-            "private": {k: leaf(v, "private" in group) for k, v in private.items()},
-            "items": {"rows": table.index_select(0, flat_index).view(shape).requires_grad_("items" in group)},
-            "dense": {k: leaf(v, "dense" in group) for k, v in dense.items()},
-        }
-        loss = minibatch_loss(model, leaves["private"], leaves["items"]["rows"], leaves["dense"], labels, mask,
-                              regulariser=regulariser)
-        trained = [(kind, name) for kind in group for name in leaves[kind]]
-        grads = torch.autograd.grad(loss.sum(), [leaves[kind][name] for kind, name in trained], allow_unused=True)
-        for (kind, name), grad in zip(trained, grads, strict=True):
-            if grad is None:
-                continue
+        item_emb = table.index_select(0, flat_index).view(shape)
+        if closed_form:
+            loss, grads = _closed_form_grads(model, private, item_emb, dense, subset, labels, mask, group)
+        else:
+            loss, grads = _autograd_grads(model, private, item_emb, dense, subset, labels, mask, group, regulariser)
+        for (kind, name), grad in grads:
             step = -_lr(kind, lr, item_lr) * grad
             if kind == "items":
                 table.index_add_(0, flat_index, step.reshape(-1, dim))
@@ -202,6 +194,49 @@ def _step(
             else:
                 (private if kind == "private" else dense)[name].index_put_((subset,), step, accumulate=True)
     return loss.detach()
+
+
+def _closed_form_grads(model, private, item_emb, dense, subset, labels, mask, group):
+    """Loss and gradients of one group from the model's closed-form ``logit_vjp`` (no autograd graph).
+
+    The gradient of the per-client mean BCE with respect to a logit is (sigmoid(logit) - label) / n_samples
+    on real samples, 0 on padding; ``logit_vjp`` carries it to the parameters.
+    """
+    own_private = private if subset is None else {k: v[subset] for k, v in private.items()}
+    own_dense = dense if subset is None else {k: v[subset] for k, v in dense.items()}
+    logits = model.logits(own_private, item_emb, own_dense)
+    weight = mask.to(logits.dtype)
+    count = weight.sum(1).clamp(min=1)
+    per_sample = F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weight
+    loss = per_sample.sum(1) / count
+    d_logits = (torch.sigmoid(logits) - labels) * weight / count[:, None]
+    d_private, d_items, d_dense = model.logit_vjp(own_private, item_emb, own_dense, d_logits)
+    grads = []
+    if "private" in group:
+        grads += [(("private", k), d_private[k]) for k in private]
+    if "items" in group:
+        grads.append((("items", "rows"), d_items))
+    if "dense" in group:
+        grads += [(("dense", k), d_dense[k]) for k in dense if k in d_dense]
+    return loss, grads
+
+
+def _autograd_grads(model, private, item_emb, dense, subset, labels, mask, group, regulariser):
+    """Loss and gradients of one group by autograd on fresh leaves (any model, any regulariser)."""
+
+    def leaf(tensor: torch.Tensor, trained: bool) -> torch.Tensor:  # noqa: FBT001
+        return (tensor.detach() if subset is None else tensor[subset]).requires_grad_(trained)
+
+    leaves = {
+        "private": {k: leaf(v, "private" in group) for k, v in private.items()},
+        "items": {"rows": item_emb.requires_grad_("items" in group)},
+        "dense": {k: leaf(v, "dense" in group) for k, v in dense.items()},
+    }
+    loss = minibatch_loss(model, leaves["private"], leaves["items"]["rows"], leaves["dense"], labels, mask,
+                          regulariser=regulariser)
+    trained = [(kind, name) for kind in group for name in leaves[kind]]
+    grads = torch.autograd.grad(loss.sum(), [leaves[kind][name] for kind, name in trained], allow_unused=True)
+    return loss, [(key, grad) for key, grad in zip(trained, grads, strict=True) if grad is not None]
 
 
 def client_update_loop(

@@ -78,6 +78,11 @@ class FedModel(ABC):
     #: respect to the private parameters in closed form (models linear in them); None: computed by autodiff.
     private_jacobian = None
 
+    #: Optional ``logit_vjp(private, item_emb, dense, grad) -> (private grads, item_emb grad, dense grads)``:
+    #: the vector-Jacobian product of the logits with ``grad`` (B, S) in closed form, so the client step needs
+    #: no autograd graph; None: the client step uses autograd.
+    logit_vjp = None
+
 
 class MatrixFactorization(FedModel):
     """FedMF: logit = <p_u, q_i>; private user embedding p_u, shared item table q."""
@@ -97,6 +102,21 @@ class MatrixFactorization(FedModel):
     ) -> torch.Tensor:
         """Jacobian d logit / d user embedding: the item embedding, (B, S, dim)."""
         return item_emb
+
+    def logit_vjp(  # type: ignore[override]
+        self,
+        private: dict[str, torch.Tensor],
+        item_emb: torch.Tensor,
+        dense: dict[str, torch.Tensor],
+        grad: torch.Tensor,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Gradients of ``sum(grad * logits)``: user sum_s g_s q_s (B, dim), item rows g_s p_u (B, S, dim)."""
+        user = private["user"]
+        return (
+            {"user": torch.bmm(grad[:, None, :], item_emb).squeeze(1)},
+            grad[..., None] * user[:, None, :],
+            {},
+        )
 
 
 class NeuralCF(FedModel):
@@ -178,6 +198,20 @@ class PersonalHead(FedModel):
     ) -> torch.Tensor:
         """Jacobian d logit / d (weight, bias): (item embedding, 1), (B, S, dim + 1)."""
         return torch.cat([item_emb, torch.ones_like(item_emb[..., :1])], dim=-1)
+
+    def logit_vjp(  # type: ignore[override]
+        self,
+        private: dict[str, torch.Tensor],
+        item_emb: torch.Tensor,
+        dense: dict[str, torch.Tensor],
+        grad: torch.Tensor,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Gradients of ``sum(grad * logits)``: weight sum_s g_s q_s, bias sum_s g_s, item rows g_s w_u."""
+        return (
+            {"weight": torch.bmm(grad[:, None, :], item_emb).squeeze(1), "bias": grad.sum(1)},
+            grad[..., None] * private["weight"][:, None, :],
+            {},
+        )
 
 
 #: Models by name.

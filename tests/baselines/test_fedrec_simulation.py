@@ -207,3 +207,21 @@ def test_batches_of_clients_respect_both_limits_and_cover_everyone():
     assert sorted(torch.cat(chunks).tolist()) == list(range(8))
     assert [sizes[c].tolist() for c in chunks] == [[5, 6, 7], [39, 40, 41], [300], [1000]]
     assert [c.tolist() for c in simulation_module._chunks(sizes, 1, 0)] == [[i] for i in torch.argsort(sizes).tolist()]
+
+
+@pytest.mark.parametrize("name", ["mf", "pfedrec"])
+def test_closed_form_vjp_equals_autograd(name):
+    model = make_model(name, 6)
+    generator = torch.Generator().manual_seed(3)
+    private = {k: v[:4].clone().requires_grad_(True) for k, v in model.init_private(9, generator).items()}
+    if name == "pfedrec":
+        private["bias"] = torch.randn(4, generator=generator).requires_grad_(True)
+    item_emb = torch.randn(4, 5, 6, generator=generator).requires_grad_(True)
+    grad = torch.randn(4, 5, generator=generator)
+    grad[1, 3:] = 0.0  # padding
+    d_private, d_items, d_dense = model.logit_vjp(private, item_emb, {}, grad)
+    (model.logits(private, item_emb, {}) * grad).sum().backward()
+    torch.testing.assert_close(d_items, item_emb.grad)
+    for key, value in private.items():
+        torch.testing.assert_close(d_private[key], value.grad, msg=key)
+    assert d_dense == {}
