@@ -9,11 +9,15 @@ dim 32), one thread (as the fedrec methods run). Two measurements, in one proces
    - ``vectorised``: :func:`harness.fedsim.simulate` with the batched client step;
    - ``per-client loop (compact rows)``: the same simulator with :func:`harness.fedsim.client_update_loop`
      (``torch.optim.SGD``, one client at a time, on the rows the client touches);
-   - ``plain per-client loop``: the way federated code is usually written (:func:`plain_round`): each client
-     copies the whole model (its user embedding and the full item table), trains it with ``torch.optim.SGD``
-     on its minibatches, and uploads the change of the full table; the server averages the full tables.
+   - ``plain per-client loop``: federated code written client by client on raw tensors (:func:`plain_round`):
+     each client copies the whole model (its user embedding and the full item table), trains it with
+     ``torch.optim.SGD`` on its minibatches, and uploads the change of the full table; the server averages the
+     full tables;
+   - ``per-client loop, nn.Module + DataLoader``: the same loop written as public FedRec code (PFedRec's
+     engine) writes it (:func:`module_round`): ``copy.deepcopy`` of an ``nn.Module`` holding the user
+     embedding and an ``nn.Embedding`` item table, a ``DataLoader`` over the client's samples, SGD.
 
-   All three draw the same samples in the same order, so their validation HR@10 per round must be equal and
+   All engines draw the same samples in the same order, so their validation HR@10 per round must be equal and
    their parameters equal up to float rounding (both printed);
 2. ``--rounds`` rounds (default 100) of the vectorised engine alone, end to end (sampling, training, FedAvg,
    validation every round).
@@ -27,6 +31,7 @@ Usage: python benchmarks/fedrec_speed.py [--rounds 100] [--compare-rounds 3] [--
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import tempfile
@@ -88,12 +93,56 @@ def plain_round(model, state, data, config, round_index, seed):
     return validation_hit_rate(model, state, data, k=config.k)
 
 
-def plain_simulate(model, data, config, seed):
-    """Rounds of :func:`plain_round` from the same initial parameters as :func:`harness.fedsim.simulate`."""
+class ClientMF(torch.nn.Module):
+    """FedMF as a client module: one user embedding and the item table as ``nn.Embedding``."""
+
+    def __init__(self, n_items: int, dim: int) -> None:
+        super().__init__()
+        self.user = torch.nn.Parameter(torch.zeros(dim))
+        self.items = torch.nn.Embedding(n_items, dim)
+
+    def forward(self, items: torch.Tensor) -> torch.Tensor:
+        return self.items(items) @ self.user
+
+
+def module_round(model, state, data, config, round_index, seed):
+    """One FedMF round as module-based FedRec code runs it: deepcopy, DataLoader and SGD per client."""
+    generator = _round_generator(seed, round_index)
+    users = _participants(data.n_users, config.clients_per_round, generator)
+    samples = sample_round(data.train_indptr, data.train_items, data.exclude, users,
+                           n_negatives=config.n_negatives, n_epochs=config.local_epochs, generator=generator)
+    server_model = ClientMF(data.n_items, state.items.shape[1])
+    with torch.no_grad():
+        server_model.items.weight.copy_(state.items)
+    sums = UpdateSums.zeros_like(state.items, {})
+    for p, user in enumerate(users.tolist()):
+        segment = slice(int(samples.indptr[p]), int(samples.indptr[p + 1]))
+        client = copy.deepcopy(server_model)
+        with torch.no_grad():
+            client.user.copy_(state.private["user"][user])
+        optimizer = torch.optim.SGD([{"params": [client.user], "lr": config.lr},
+                                     {"params": client.items.parameters(), "lr": config.item_lr}])
+        for epoch in range(config.local_epochs):
+            order = torch.argsort(samples.keys[epoch, segment], stable=True)
+            dataset = torch.utils.data.TensorDataset(samples.items[segment][order], samples.labels[segment][order])
+            for batch_items, batch_labels in torch.utils.data.DataLoader(dataset, batch_size=config.batch_size):
+                optimizer.zero_grad()
+                loss = F.binary_cross_entropy_with_logits(client(batch_items), batch_labels)
+                loss.backward()
+                optimizer.step()
+        state.private["user"][user] = client.user.detach()
+        sums.items += float(samples.n_positives[p]) * (client.items.weight.detach() - state.items)
+        sums.weight += float(samples.n_positives[p])
+    state.items, _ = apply_fedavg(state.items, {}, sums, server_lr=config.server_lr)
+    return validation_hit_rate(model, state, data, k=config.k)
+
+
+def plain_simulate(model, data, config, seed, round_fn=plain_round):
+    """Rounds of ``round_fn`` from the same initial parameters as :func:`harness.fedsim.simulate`."""
     generator = torch.Generator().manual_seed(seed)
     items, dense = model.init_shared(data.n_items, generator)
     state = FedState(model.init_private(data.n_users, generator), items, dense)
-    val_hr = [plain_round(model, state, data, config, r, seed) for r in range(config.n_rounds)]
+    val_hr = [round_fn(model, state, data, config, r, seed) for r in range(config.n_rounds)]
     return FedResult(state, config.n_rounds - 1, state, np.asarray(val_hr), np.zeros(0), np.zeros(0), np.zeros(0),
                      np.zeros(0))
 
@@ -128,6 +177,8 @@ def main() -> None:
         "per-client loop (compact rows)": lambda: simulate(model, data, config, seed=0,
                                                            client_step=client_update_loop, clients_per_chunk=1),
         "plain per-client loop": lambda: plain_simulate(model, data, config, seed=0),
+        "per-client loop, nn.Module + DataLoader": lambda: plain_simulate(model, data, config, seed=0,
+                                                                          round_fn=module_round),
     }
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in engines}
     results = {}
