@@ -14,15 +14,13 @@ here imports the harness. License: Apache-2.0 (this implementation).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import timm
 import torch
 import torch.nn.functional as F  # noqa: N812
 from mambapy.mamba import Mamba, MambaConfig
 from torch import nn
 
-from harness.backbones import is_random, random_init_state
+from harness.backbones import is_random, load_backbone_weights
 
 __all__ = [
     "HEAD_SPECS",
@@ -44,36 +42,6 @@ HEAD_SPECS = (("row", 1), ("col", 1), ("row_reversed", 2), ("snake", 2), ("col_r
 MIXERS = ("mamba", "mlp")
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _load_weights(model: nn.Module, path: Path, name: str) -> None:
-    """Load a local checkpoint into a features-only timm model; errors name the file."""
-    if not path.is_file():
-        msg = f"backbone weights {str(path)!r} do not exist; give a local checkpoint of {name!r} or 'random'."
-        raise FileNotFoundError(msg)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        msg = f"backbone weights {str(path)!r} cannot be read with torch.load(weights_only=True): {exc}"
-        raise ValueError(msg) from exc
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        msg = f"backbone weights {str(path)!r} must hold a state dict; got {type(state).__name__}."
-        raise TypeError(msg)
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    wanted = model.state_dict()
-    missing = [k for k in wanted if k not in state]
-    wrong = [k for k in wanted if k in state and tuple(state[k].shape) != tuple(wanted[k].shape)]
-    if missing or wrong:
-        msg = (
-            f"backbone weights {str(path)!r} do not fit backbone {name!r}: {len(missing)} missing and "
-            f"{len(wrong)} mis-shaped tensors (e.g. {(missing + wrong)[:3]}); give a checkpoint of {name!r} "
-            "in the timm/torchvision layout."
-        )
-        raise ValueError(msg)
-    model.load_state_dict({k: state[k] for k in wanted})
 
 
 def build_backbone(name: str, layers: tuple[str, ...], *, weights: str = "random", seed: int = 0) -> nn.Module:
@@ -102,11 +70,7 @@ def build_backbone(name: str, layers: tuple[str, ...], *, weights: str = "random
         raise ValueError(msg)
     out_indices = tuple(available.index(layer) for layer in layers)
     model = timm.create_model(name, pretrained=False, features_only=True, out_indices=out_indices)
-    if is_random(weights):
-        random_state = random_init_state(name, seed=seed)
-        model.load_state_dict({k: random_state[k] for k in model.state_dict()})
-    else:
-        _load_weights(model, Path(weights), name)
+    load_backbone_weights(model, None if is_random(weights) else weights, backbone=name, seed=seed)
     return model
 
 

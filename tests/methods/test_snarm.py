@@ -372,7 +372,7 @@ def test_backbone_layers_and_weights_errors_name_the_problem(tmp_path):
         build_backbone("resnet18", ("layer2",), weights=str(missing))
     wrong = tmp_path / "wrong.pt"
     torch.save({"conv1.weight": torch.zeros(1)}, wrong)
-    with pytest.raises(ValueError, match=r"wrong.pt' do not fit backbone 'resnet18'"):
+    with pytest.raises(ValueError, match=r"wrong.pt' does not fit backbone 'resnet18'"):
         build_backbone("resnet18", ("layer2",), weights=str(wrong))
 
 
