@@ -164,7 +164,11 @@ def render_markdown(
     header: dict[str, str],
     figures: Sequence[str] = (),
 ) -> str:
-    """Render the Markdown leaderboard: provenance, one ranked table per dataset, per-subset main metric."""
+    """Render the Markdown leaderboard: provenance and, per dataset, three parts.
+
+    The ranked average over subsets (every metric), the main metric per subset, and every metric of each
+    subset; rows keep the average's order.
+    """
     from tabulate import tabulate
 
     main = next(iter(metrics))
@@ -181,6 +185,9 @@ def render_markdown(
         if subsets["subset"].nunique() > 1:
             lines += ["", f"### {dataset}: {main} per subset (rows in the order of the average)", ""]
             lines.append(_pivot_markdown(subsets, ranks, "subset", arrow, tabulate))
+            lines += ["", f"### {dataset}: every metric per subset", ""]
+            for subset, rows in by_dataset[by_dataset["subset"] != MEAN_SUBSET].groupby("subset", sort=True):
+                lines += [f"#### {subset}", "", _pivot_markdown(rows, ranks, "metric", arrow, tabulate), ""]
         lines.append("")
     if figures:
         lines += ["## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures] + [""]

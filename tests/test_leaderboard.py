@@ -92,3 +92,7 @@ def test_write_leaderboard_files(tmp_path):
     assert set(csv.columns) >= {"dataset", "subset", "method", "metric", "mean", "std", "status", "rank"}
     md = md_path.read_text()
     assert "| rank" in md and "ERROR" in md and "(1/2 failed)" in md and "budget: default (hash h1)" in md
+    section = md.split("every metric per subset")[1]
+    assert "#### s1" in section and "#### s2" in section
+    s2_table = section.split("#### s2")[1]
+    assert "loss ↓" in s2_table and "| 1.000" in s2_table  # x scores 1.0 on s2, every metric shown
