@@ -8,14 +8,26 @@ limit, and the job's device, seed and thread count; its own options come from it
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from baselines.anomalib_models.detector import AnomalibDetector
 from baselines.anomalib_models.memory import pin_mmap_threshold
+from baselines.anomalib_models.trained import DEFAULT_TRAIN_BATCH_SIZE
 from harness.api import Budget, Context, Method, Predictions
 from harness.backbones import is_random
 
-__all__ = ["AnomalibBaseline"]
+__all__ = ["AnomalibBaseline", "TrainedConfig"]
+
+
+@dataclass(frozen=True)
+class TrainedConfig:
+    """Options every learned baseline shares; their ``Config`` classes extend it."""
+
+    train_batch_size: int = field(
+        default=DEFAULT_TRAIN_BATCH_SIZE,
+        metadata={"help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."},
+    )
 
 
 class AnomalibBaseline(Method):

@@ -10,7 +10,10 @@ import torch
 from baselines.anomalib_models.detector import AnomalibDetector
 from baselines.anomalib_models.images import to_model_input
 
-__all__ = ["TrainedDetector"]
+__all__ = ["DEFAULT_TRAIN_BATCH_SIZE", "TrainedDetector"]
+
+#: Images per optimizer step of every learned baseline unless its config says otherwise.
+DEFAULT_TRAIN_BATCH_SIZE = 4
 
 
 class TrainedDetector(AnomalibDetector):
@@ -24,7 +27,9 @@ class TrainedDetector(AnomalibDetector):
             :class:`~baselines.anomalib_models.detector.AnomalibDetector`.
     """
 
-    def __init__(self, *, max_steps: int = 150, train_batch_size: int = 4, **options: Any) -> None:
+    def __init__(
+        self, *, max_steps: int = 150, train_batch_size: int = DEFAULT_TRAIN_BATCH_SIZE, **options: Any
+    ) -> None:
         super().__init__(**options)
         self.max_steps = max_steps
         self.train_batch_size = train_batch_size

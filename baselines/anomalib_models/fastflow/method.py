@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from baselines.anomalib_models.adapter import AnomalibBaseline
+from baselines.anomalib_models.adapter import AnomalibBaseline, TrainedConfig
 from baselines.anomalib_models.fastflow.model import FastflowDetector
 
 __all__ = ["Fastflow"]
@@ -22,15 +22,9 @@ class Fastflow(AnomalibBaseline):
     learned = True
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(TrainedConfig):
         """Options of FastFlow (anomalib's defaults for ResNet18)."""
 
-        train_batch_size: int = field(
-            default=4,
-            metadata={
-                "help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."
-            },
-        )
         flow_steps: int = field(default=8, metadata={"help": "Coupling blocks per flow."})
         conv3x3_only: bool = field(default=False, metadata={"help": "Only 3x3 convolutions in the coupling subnets."})
         hidden_ratio: float = field(default=1.0, metadata={"help": "Subnet hidden channels / input channels."})

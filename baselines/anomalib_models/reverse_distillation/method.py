@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from baselines.anomalib_models.adapter import AnomalibBaseline
+from baselines.anomalib_models.adapter import AnomalibBaseline, TrainedConfig
 from baselines.anomalib_models.reverse_distillation.model import ReverseDistillationDetector
 
 __all__ = ["ReverseDistillation"]
@@ -21,15 +21,9 @@ class ReverseDistillation(AnomalibBaseline):
     learned = True
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(TrainedConfig):
         """Options of Reverse Distillation (anomalib's defaults)."""
 
-        train_batch_size: int = field(
-            default=4,
-            metadata={
-                "help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."
-            },
-        )
         anomaly_map_mode: str = field(
             default="add", metadata={"help": "How the per-layer maps combine: 'add' or 'multiply'."}
         )

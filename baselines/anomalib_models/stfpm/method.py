@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from baselines.anomalib_models.adapter import AnomalibBaseline
+from baselines.anomalib_models.adapter import AnomalibBaseline, TrainedConfig
 from baselines.anomalib_models.stfpm.model import StfpmDetector
 
 __all__ = ["Stfpm"]
@@ -19,15 +19,9 @@ class Stfpm(AnomalibBaseline):
     learned = True
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(TrainedConfig):
         """Options of STFPM (optimiser: anomalib's defaults)."""
 
-        train_batch_size: int = field(
-            default=4,
-            metadata={
-                "help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."
-            },
-        )
         learning_rate: float = field(default=0.4, metadata={"help": "SGD learning rate of the student."})
         momentum: float = field(default=0.9, metadata={"help": "SGD momentum."})
         weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay."})
