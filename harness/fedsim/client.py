@@ -70,13 +70,20 @@ def minibatch_loss(
     Returns:
         float32 tensor of shape (B,); 0 for a client without a sample in this minibatch (plus its regulariser).
     """
-    logits = model.logits(private, item_emb, dense)
-    weight = mask.to(logits.dtype)
-    per_sample = F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weight
-    loss = per_sample.sum(1) / weight.sum(1).clamp(min=1)
+    loss, _, _ = _mean_bce(model.logits(private, item_emb, dense), labels, mask)
     if regulariser is not None:
         loss = loss + regulariser(item_emb, mask)
     return loss
+
+
+def _mean_bce(
+    logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each client's mean BCE over its real samples (B,), with the sample weights (B, S) and counts (B,)."""
+    weight = mask.to(logits.dtype)
+    count = weight.sum(1).clamp(min=1)
+    per_sample = F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weight
+    return per_sample.sum(1) / count, weight, count
 
 
 def _lr(group_member: str, lr: float, item_lr: float) -> float:
@@ -205,10 +212,7 @@ def _closed_form_grads(model, private, item_emb, dense, subset, labels, mask, gr
     own_private = private if subset is None else {k: v[subset] for k, v in private.items()}
     own_dense = dense if subset is None else {k: v[subset] for k, v in dense.items()}
     logits = model.logits(own_private, item_emb, own_dense)
-    weight = mask.to(logits.dtype)
-    count = weight.sum(1).clamp(min=1)
-    per_sample = F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weight
-    loss = per_sample.sum(1) / count
+    loss, weight, count = _mean_bce(logits, labels, mask)
     d_logits = (torch.sigmoid(logits) - labels) * weight / count[:, None]
     d_private, d_items, d_dense = model.logit_vjp(own_private, item_emb, own_dense, d_logits)
     grads = []
