@@ -63,34 +63,52 @@ from harness.tracks.fedrec_method import fed_config
 SUBSET = "ml100k_size"
 
 
-def plain_round(model, state, data, config, round_index, seed):
-    """One FedMF round written client by client on full model copies (the common way, no batching)."""
+def _per_client_round(model, state, data, config, round_index, seed, trainer_for):
+    """One FedMF round client by client: the round's draws, each client's training, full-table FedAvg.
+
+    ``trainer_for(global_items)`` returns ``train(user_emb, items, labels, keys)``, which trains one client
+    from the downloaded table on its samples (``keys``: (n_epochs, n) order keys) and returns its user
+    embedding and its whole item table.
+    """
     generator = _round_generator(seed, round_index)
     users = _participants(data.n_users, config.clients_per_round, generator)
     samples = sample_round(data.train_indptr, data.train_items, data.exclude, users,
                            n_negatives=config.n_negatives, n_epochs=config.local_epochs, generator=generator)
+    train = trainer_for(state.items)
     sums = UpdateSums.zeros_like(state.items, {})
     for p, user in enumerate(users.tolist()):
         segment = slice(int(samples.indptr[p]), int(samples.indptr[p + 1]))
-        items, labels = samples.items[segment], samples.labels[segment]
-        user_emb = torch.nn.Parameter(state.private["user"][user].clone())
-        table = torch.nn.Parameter(state.items.clone())  # the client's copy of the whole item table
-        optimizer = torch.optim.SGD([{"params": [user_emb], "lr": config.lr},
-                                     {"params": [table], "lr": config.item_lr}])
-        for epoch in range(config.local_epochs):
-            order = torch.argsort(samples.keys[epoch, segment], stable=True)
-            for start in range(0, len(order), config.batch_size):
-                batch = order[start : start + config.batch_size]
-                logits = table[items[batch]] @ user_emb
-                loss = F.binary_cross_entropy_with_logits(logits, labels[batch])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        state.private["user"][user] = user_emb.detach()
-        sums.items += float(samples.n_positives[p]) * (table.detach() - state.items)  # upload the full change
+        user_emb, table = train(state.private["user"][user], samples.items[segment], samples.labels[segment],
+                                samples.keys[:, segment])
+        state.private["user"][user] = user_emb
+        sums.items += float(samples.n_positives[p]) * (table - state.items)  # upload the full change
         sums.weight += float(samples.n_positives[p])
     state.items, _ = apply_fedavg(state.items, {}, sums, server_lr=config.server_lr)
     return validation_hit_rate(model, state, data, k=config.k)
+
+
+def plain_round(model, state, data, config, round_index, seed):
+    """One FedMF round written client by client on full model copies (raw tensors, no batching)."""
+
+    def trainer_for(global_items):
+        def train(user_vec, items, labels, keys):
+            user_emb = torch.nn.Parameter(user_vec.clone())
+            table = torch.nn.Parameter(global_items.clone())  # the client's copy of the whole item table
+            optimizer = torch.optim.SGD([{"params": [user_emb], "lr": config.lr},
+                                         {"params": [table], "lr": config.item_lr}])
+            for epoch in range(config.local_epochs):
+                order = torch.argsort(keys[epoch], stable=True)
+                for start in range(0, len(order), config.batch_size):
+                    batch = order[start : start + config.batch_size]
+                    loss = F.binary_cross_entropy_with_logits(table[items[batch]] @ user_emb, labels[batch])
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+            return user_emb.detach(), table.detach()
+
+        return train
+
+    return _per_client_round(model, state, data, config, round_index, seed, trainer_for)
 
 
 class ClientMF(torch.nn.Module):
@@ -107,34 +125,31 @@ class ClientMF(torch.nn.Module):
 
 def module_round(model, state, data, config, round_index, seed):
     """One FedMF round as module-based FedRec code runs it: deepcopy, DataLoader and SGD per client."""
-    generator = _round_generator(seed, round_index)
-    users = _participants(data.n_users, config.clients_per_round, generator)
-    samples = sample_round(data.train_indptr, data.train_items, data.exclude, users,
-                           n_negatives=config.n_negatives, n_epochs=config.local_epochs, generator=generator)
-    server_model = ClientMF(data.n_items, state.items.shape[1])
-    with torch.no_grad():
-        server_model.items.weight.copy_(state.items)
-    sums = UpdateSums.zeros_like(state.items, {})
-    for p, user in enumerate(users.tolist()):
-        segment = slice(int(samples.indptr[p]), int(samples.indptr[p + 1]))
-        client = copy.deepcopy(server_model)
+
+    def trainer_for(global_items):
+        server_model = ClientMF(*global_items.shape)
         with torch.no_grad():
-            client.user.copy_(state.private["user"][user])
-        optimizer = torch.optim.SGD([{"params": [client.user], "lr": config.lr},
-                                     {"params": client.items.parameters(), "lr": config.item_lr}])
-        for epoch in range(config.local_epochs):
-            order = torch.argsort(samples.keys[epoch, segment], stable=True)
-            dataset = torch.utils.data.TensorDataset(samples.items[segment][order], samples.labels[segment][order])
-            for batch_items, batch_labels in torch.utils.data.DataLoader(dataset, batch_size=config.batch_size):
-                optimizer.zero_grad()
-                loss = F.binary_cross_entropy_with_logits(client(batch_items), batch_labels)
-                loss.backward()
-                optimizer.step()
-        state.private["user"][user] = client.user.detach()
-        sums.items += float(samples.n_positives[p]) * (client.items.weight.detach() - state.items)
-        sums.weight += float(samples.n_positives[p])
-    state.items, _ = apply_fedavg(state.items, {}, sums, server_lr=config.server_lr)
-    return validation_hit_rate(model, state, data, k=config.k)
+            server_model.items.weight.copy_(global_items)
+
+        def train(user_vec, items, labels, keys):
+            client = copy.deepcopy(server_model)
+            with torch.no_grad():
+                client.user.copy_(user_vec)
+            optimizer = torch.optim.SGD([{"params": [client.user], "lr": config.lr},
+                                         {"params": client.items.parameters(), "lr": config.item_lr}])
+            for epoch in range(config.local_epochs):
+                order = torch.argsort(keys[epoch], stable=True)
+                dataset = torch.utils.data.TensorDataset(items[order], labels[order])
+                for batch_items, batch_labels in torch.utils.data.DataLoader(dataset, batch_size=config.batch_size):
+                    optimizer.zero_grad()
+                    loss = F.binary_cross_entropy_with_logits(client(batch_items), batch_labels)
+                    loss.backward()
+                    optimizer.step()
+            return client.user.detach(), client.items.weight.detach()
+
+        return train
+
+    return _per_client_round(model, state, data, config, round_index, seed, trainer_for)
 
 
 def plain_simulate(model, data, config, seed, round_fn=plain_round):
