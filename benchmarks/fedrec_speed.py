@@ -2,9 +2,10 @@
 
 FedMF on the ML-100K-sized synthetic subset (943 clients, 1682 items, about 94k training interactions), the
 ``default`` budget's local training (every client each round, 1 local epoch, 4 negatives, minibatches of 256,
-dim 32), one thread (as the fedrec methods run). Two measurements, in one process:
+dim 32), one torch thread by default (as the fedrec methods run; ``--threads 2`` uses both cores of a 2-core
+machine, for every engine alike). Two measurements, in one process:
 
-1. ``--compare-rounds`` rounds with each of three engines, interleaved ``--repeats`` times:
+1. ``--compare-rounds`` rounds with each of four engines, interleaved ``--repeats`` times:
 
    - ``vectorised``: :func:`harness.fedsim.simulate` with the batched client step;
    - ``per-client loop (compact rows)``: the same simulator with :func:`harness.fedsim.client_update_loop`
@@ -25,7 +26,7 @@ dim 32), one thread (as the fedrec methods run). Two measurements, in one proces
 Prints one table: seconds per round (median over repeats, wall and CPU), the speed-up, the 100-round time and
 the validation HR@10, with the load average of the machine (timings on a shared machine vary with it).
 
-Usage: python benchmarks/fedrec_speed.py [--rounds 100] [--compare-rounds 3] [--repeats 3]
+Usage: python benchmarks/fedrec_speed.py [--rounds 100] [--compare-rounds 3] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -174,8 +175,9 @@ def main() -> None:
     parser.add_argument("--compare-rounds", type=int, default=3, help="rounds of each side-by-side run")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the side-by-side runs")
     parser.add_argument("--data-root", type=Path, default=None, help="data root (default: a temporary folder)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every engine (default: 1)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         card = load_card("synth_movielens")
         track = FedRecTrack()
@@ -221,7 +223,7 @@ def main() -> None:
                  f"{full_cpu / args.rounds:.3f}", f"{full_wall * 100 / args.rounds:.1f} (measured {full_wall:.1f})",
                  f"{full.val_hr[-1]:.4f}", ""])
     print(f"FedMF, {data.n_users} clients, {data.n_items} items, {len(data.train_items)} training interactions; "
-          f"1 thread; load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+          f"{torch.get_num_threads()} thread(s); load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(tabulate(rows, headers=["engine", "rounds", "s/round (wall)", "s/round (cpu)", "100 rounds (s)",
                                   "val HR@10 (last round)", "time / vectorised"], tablefmt="github"))
     print(f"same validation HR@10 in every round for all engines: {same_hr}; largest difference of the item "
