@@ -31,7 +31,7 @@ def test_same_seed_same_bytes_other_seed_other_variants(tmp_path):
     assert (tmp_path / "a" / "iris.csv").read_bytes() == (tmp_path / "c" / "iris.csv").read_bytes()
     for subset in VARIANTS:
         assert (tmp_path / "a" / f"{subset}.csv").read_bytes() != (tmp_path / "c" / f"{subset}.csv").read_bytes()
-    assert not (tmp_path / "a.tmp").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c"]  # no staging folder left behind
 
 
 def test_unknown_subset_is_rejected(tmp_path):

@@ -2,7 +2,8 @@
 
 A generator is a module with ``VERSION`` (bumped whenever its output changes) and
 ``generate(root, *, seed=0, ...)``, which writes a complete dataset into ``root`` deterministically
-from the seed, atomically (a crash never leaves a half dataset). The real dataset's loader then
+from the seed, atomically (a crash never leaves a half dataset: each writes inside
+:func:`harness.data.synth._staging.staged`). The real dataset's loader then
 reads it, so the code path that runs on the default data is the one that reads the real data.
 
 Generators:

@@ -22,11 +22,12 @@ License:
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from harness.data.synth._staging import check_subsets, staged
 
 __all__ = ["BUNDLED", "SUBSETS", "VARIANTS", "VERSION", "generate"]
 
@@ -80,21 +81,16 @@ def generate(root: Path, *, seed: int = 0, subsets: tuple[str, ...] = SUBSETS) -
     """
     import sklearn.datasets
 
-    unknown = sorted(set(subsets) - set(SUBSETS))
-    if unknown:
-        msg = f"generate: subset {unknown[0]!r} is unknown; known subsets: {', '.join(SUBSETS)}."
-        raise ValueError(msg)
-    root = Path(root)
-    tmp = root.with_name(root.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for subset in subsets:
-        if subset in BUNDLED:
-            features, labels = getattr(sklearn.datasets, BUNDLED[subset])(return_X_y=True)
-        else:
-            index = sorted(VARIANTS).index(subset)
-            random_state = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-            features, labels = sklearn.datasets.make_classification(**VARIANTS[subset], random_state=random_state)
-            features = np.round(features, 6)
-        _write_csv(tmp / f"{subset}.csv", np.asarray(features, dtype=np.float64), np.asarray(labels))
-    tmp.rename(root)
+    check_subsets(subsets, SUBSETS)
+    with staged(root) as folder:
+        for subset in subsets:
+            if subset in BUNDLED:
+                features, labels = getattr(sklearn.datasets, BUNDLED[subset])(return_X_y=True)
+            else:
+                index = sorted(VARIANTS).index(subset)
+                random_state = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+                features, labels = sklearn.datasets.make_classification(
+                    **VARIANTS[subset], random_state=random_state
+                )
+                features = np.round(features, 6)
+            _write_csv(folder / f"{subset}.csv", np.asarray(features, dtype=np.float64), np.asarray(labels))

@@ -39,11 +39,12 @@ License:
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from harness.data.synth._staging import check_subsets, staged
 
 __all__ = ["PRESETS", "SUBSETS", "VERSION", "generate", "generate_subset"]
 
@@ -176,14 +177,7 @@ def generate(root: Path, *, seed: int = 0, subsets: tuple[str, ...] = SUBSETS) -
         >>> sorted(p.name for p in (root / "tiny").iterdir())
         ['u.data', 'u.info']
     """
-    unknown = sorted(set(subsets) - set(SUBSETS))
-    if unknown:
-        msg = f"generate: subset {unknown[0]!r} is unknown; known subsets: {', '.join(SUBSETS)}."
-        raise ValueError(msg)
-    root = Path(root)
-    tmp = root.with_name(root.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for subset in subsets:
-        generate_subset(tmp / subset, seed=seed, params=PRESETS[subset])
-    tmp.rename(root)
+    check_subsets(subsets, SUBSETS)
+    with staged(root) as folder:
+        for subset in subsets:
+            generate_subset(folder / subset, seed=seed, params=PRESETS[subset])

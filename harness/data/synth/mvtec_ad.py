@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +46,7 @@ from PIL import Image
 from harness.data.synth import _objects
 from harness.data.synth._defects import PIXEL_DEFECTS, finish, finish_rendered
 from harness.data.synth._draw import quantize
+from harness.data.synth._staging import staged
 from harness.data.synth._textures import TEXTURES
 
 __all__ = [
@@ -327,31 +326,11 @@ def generate(
             f"root {root} of generate must be empty or missing; it holds other files. Pass overwrite=True or remove it."
         )
         raise FileExistsError(msg)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.parent / f".{root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
+    # A concurrent writer that finished first keeps its folder if it holds this very dataset.
+    with staged(root, overwrite=overwrite, same=lambda other: _same_dataset(other, manifest)) as staging:
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             for category in chosen:
                 manifest["categories"][category] = _write_category(
                     staging / category, category, int(seed), int(image_size), counts, pool
                 )
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        _move_into_place(staging, root, overwrite=overwrite)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _move_into_place(staging: Path, root: Path, *, overwrite: bool) -> None:
-    if root.exists() and (overwrite or not any(root.iterdir())):
-        old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
-        root.rename(old)
-        shutil.rmtree(old, ignore_errors=True)
-    try:
-        staging.rename(root)
-    except OSError:
-        # Another process finished the same dataset first: keep theirs if it is the same.
-        manifest = json.loads((staging / MANIFEST).read_text())
-        if not _same_dataset(root, manifest):
-            raise
