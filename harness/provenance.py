@@ -27,18 +27,26 @@ PACKAGES = (
 )
 
 _REPO = Path(__file__).resolve().parent.parent
+#: Folders of the checkout that hold the harness's own outputs (committed leaderboards, figures, references):
+#: a run rewrites them, so changes there do not make the code dirty.
+OUTPUT_FOLDERS = ("results",)
 
 
 @lru_cache(maxsize=1)
-def git_state() -> tuple[str, bool]:
-    """Return (commit hash, dirty flag) of the checkout, or ("unknown", False) outside git."""
+def git_state(repo: Path = _REPO) -> tuple[str, bool]:
+    """Return (commit hash, dirty flag) of the checkout, or ("unknown", False) outside git.
+
+    Dirty means a tracked file outside :data:`OUTPUT_FOLDERS` differs from the commit: a run that writes its
+    figures into ``results/leaderboards/`` while it runs stays clean.
+    """
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True, check=True, timeout=10
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=_REPO,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             *(f":(exclude){folder}" for folder in OUTPUT_FOLDERS)],
+            cwd=repo,
             capture_output=True,
             text=True,
             check=True,
