@@ -55,7 +55,7 @@ class CentralMF(Method):
         from harness.fedsim import FedData, FedState, MatrixFactorization, sample_round, validation_hit_rate
 
         torch.set_num_threads(1)
-        data = FedData.from_arrays(train.n_items, train.train_indptr, train.train_items, train.val_candidates)
+        data = FedData.from_train(train)
         self.model_ = MatrixFactorization(budget.embedding_dim)
         generator = torch.Generator().manual_seed(int(ctx.seed))
         items, _ = self.model_.init_shared(data.n_items, generator)

@@ -85,9 +85,10 @@ class FedData:
         train_indptr: int64 tensor of shape (n_users + 1,), CSR offsets of the training items.
         train_items: int64 tensor of shape (n_train,).
         val_candidates: int64 tensor of shape (n_users, C); column 0 is the validation item.
-        exclude: bool tensor of shape (n_users, n_items), the training items of each user (never drawn as
-            training negatives). The validation item is not excluded, as the test item cannot be: a client
-            treats both alike, so validation stays an unbiased stand-in for test.
+        exclude: bool tensor of shape (n_users, n_items), the items a user never draws as a training negative:
+            its training items, plus its held-out (validation and test) items when the budget asks for
+            PFedRec's sampling. By default the validation item is not excluded, as the test item cannot be: a
+            client treats both alike, so validation stays an unbiased stand-in for test.
     """
 
     n_items: int
@@ -103,9 +104,18 @@ class FedData:
 
     @classmethod
     def from_arrays(
-        cls, n_items: int, train_indptr: np.ndarray, train_items: np.ndarray, val_candidates: np.ndarray
+        cls,
+        n_items: int,
+        train_indptr: np.ndarray,
+        train_items: np.ndarray,
+        val_candidates: np.ndarray,
+        heldout_items: np.ndarray | None = None,
     ) -> FedData:
-        """Build from numpy arrays (see the attributes); the exclusion matrix is derived."""
+        """Build from numpy arrays (see the attributes); the exclusion matrix is derived.
+
+        ``heldout_items`` (n_users, h), optional: items each user must not draw as training negatives besides its
+        training items (PFedRec's sampling: its validation and test items).
+        """
         indptr = torch.as_tensor(np.asarray(train_indptr, dtype=np.int64))
         items = torch.as_tensor(np.asarray(train_items, dtype=np.int64))
         candidates = torch.as_tensor(np.asarray(val_candidates, dtype=np.int64))
@@ -113,7 +123,16 @@ class FedData:
         exclude = torch.zeros(n_users, n_items, dtype=torch.bool)
         owner = torch.repeat_interleave(torch.arange(n_users), indptr[1:] - indptr[:-1])
         exclude[owner, items] = True
+        if heldout_items is not None:
+            heldout = torch.as_tensor(np.asarray(heldout_items, dtype=np.int64)).reshape(n_users, -1)
+            exclude[torch.arange(n_users)[:, None].expand_as(heldout), heldout] = True
         return cls(n_items, indptr, items, candidates, exclude)
+
+    @classmethod
+    def from_train(cls, train: Any) -> FedData:
+        """Build from the fedrec track's training data (:class:`harness.tracks.fedrec.FedRecTrain`)."""
+        return cls.from_arrays(train.n_items, train.train_indptr, train.train_items, train.val_candidates,
+                               getattr(train, "heldout_items", None))
 
 
 class LocalGlobalView(Protocol):

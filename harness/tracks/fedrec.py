@@ -7,6 +7,13 @@ and stored beside the data (``<dataset>/processed/v1/<subset>/``), so every meth
 Methods run ``n_rounds`` rounds; the reported test numbers are those of the round with the best validation
 HR@10, which each method picks inside its job from validation data (training side).
 
+Training negatives are drawn each round outside the user's training items (budget ``training_negatives="train"``):
+the validation and test items can be drawn, since nothing of the test may reach the job. PFedRec's code draws
+them outside every item the user interacted with; ``--set training_negatives=all`` does the same and hands the
+job each user's validation and test item. The choice matters for methods that score with a client's fine-tuned
+item table (PFedRec, PLGC): a held-out item drawn as a negative in the client's last round is pushed down its
+own table (``methods/plgc/README.md`` measures the effect).
+
 Data contract:
 
 - ``load_train`` returns :class:`FedRecTrain`: every user's training items in time order, the validation
@@ -50,6 +57,7 @@ from harness.tracks.fedrec_split import ensure_split, read_split
 __all__ = [
     "N_CANDIDATES",
     "SPECTRUM_METRICS",
+    "TRAINING_NEGATIVES",
     "FedRecBudget",
     "FedRecInputs",
     "FedRecTrack",
@@ -71,6 +79,8 @@ SPECTRUM_METRICS = tuple(
 )
 #: Seed of the users whose personalised tables are measured.
 EMBEDDING_USERS_SEED = 0
+#: Values of the budget's ``training_negatives``.
+TRAINING_NEGATIVES = ("train", "all")
 
 
 def _help(text: str) -> dict[str, str]:
@@ -90,6 +100,14 @@ class FedRecBudget(Budget):
     lr: float = field(default=2.0, metadata=_help("SGD learning rate of private and dense shared parameters."))
     item_lr: float = field(default=1000.0, metadata=_help("SGD learning rate of the item embedding rows."))
     n_embedding_users: int = field(default=16, metadata=_help("Users whose personalised item tables are measured."))
+    training_negatives: str = field(
+        default="train",
+        metadata=_help(
+            "Items a training negative is drawn outside of: 'train' (the user's training items; its validation "
+            "and test items can be drawn, and nothing of the test reaches the job) or 'all' (every item the user "
+            "interacted with, as PFedRec's code: the job then receives each user's validation and test items)."
+        ),
+    )
 
 
 @dataclass
@@ -102,6 +120,9 @@ class FedRecTrain:
         train_items: int64 array of shape (n_train,), each user's training items in time order.
         val_candidates: int64 array of shape (n_users, 100); column 0 is the validation item.
         summary: Counts of the split (users kept and dropped, items, interactions).
+        heldout_items: int64 array of shape (n_users, 2), each user's validation and test item, which it must
+            not draw as training negatives; only under ``training_negatives="all"`` (else None): the test item
+            then reaches the job, as it does in PFedRec's code.
     """
 
     n_items: int
@@ -109,6 +130,7 @@ class FedRecTrain:
     train_items: np.ndarray
     val_candidates: np.ndarray
     summary: dict[str, Any]
+    heldout_items: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -247,19 +269,36 @@ class FedRecTrack(Track):
                 f"got {value}."
             )
             raise BudgetError(msg)
+        if budget.training_negatives not in TRAINING_NEGATIVES:
+            msg = (
+                f"budget {budget.name!r} of track 'fedrec': training_negatives must be one of "
+                f"{', '.join(TRAINING_NEGATIVES)}; got {budget.training_negatives!r}."
+            )
+            raise BudgetError(msg)
 
     def load_train(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> FedRecTrain:
-        """Training items and validation candidates of every user; logs the users the protocol dropped."""
+        """Training items and validation candidates of every user; logs the users the protocol dropped.
+
+        Under ``training_negatives="all"`` it also hands over each user's validation and test item (PFedRec's
+        sampling), and says so in the job log.
+        """
         self._check(budget)
-        split = self._split(root, card, subset, with_test=False)
+        pfedrec_sampling = budget.training_negatives == "all"
+        split = self._split(root, card, subset, with_test=pfedrec_sampling)
         s = split.summary
-        logging.getLogger("parbench.job").info(
+        log = logging.getLogger("parbench.job")
+        log.info(
             "%s/%s: %d users, %d items, %d interactions; dropped %d user(s) with fewer than %d interactions and "
             "%d without %d untouched items; %d repeated (user, item) lines", card.name, subset, s["n_users"],
             s["n_items"], s["n_interactions"], s["n_users_dropped_few"], s["min_interactions"],
             s["n_users_dropped_no_room"], 2 * s["n_negatives"], s["n_duplicates_dropped"],
         )
-        return FedRecTrain(split.n_items, split.train_indptr, split.train_items, split.val_candidates, s)
+        heldout = None
+        if pfedrec_sampling:
+            heldout = np.stack([split.val_candidates[:, 0], split.test_items], axis=1).astype(np.int64)
+            log.info("%s/%s: training_negatives=all: the job receives every user's validation and test item "
+                     "(never drawn as training negatives, as in PFedRec's code)", card.name, subset)
+        return FedRecTrain(split.n_items, split.train_indptr, split.train_items, split.val_candidates, s, heldout)
 
     def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> FedRecInputs:
         """Shuffled test candidates of every user, without saying which is the test item."""

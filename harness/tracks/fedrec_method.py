@@ -95,7 +95,7 @@ class FederatedRecommender(Method):
         from harness.fedsim import FedData, simulate
 
         torch.set_num_threads(1)
-        data = FedData.from_arrays(train.n_items, train.train_indptr, train.train_items, train.val_candidates)
+        data = FedData.from_train(train)
         self.model_ = self.build_model(budget)
         self.result_ = simulate(self.model_, data, fed_config(budget), seed=ctx.seed, view=self.make_view(budget),
                                 log=ctx.log)

@@ -8,7 +8,7 @@ import pytest
 from harness.api import Predictions
 from harness.cards import load_card, resolve_dataset
 from harness.data.interactions import Interactions
-from harness.errors import InvalidPredictionError
+from harness.errors import BudgetError, InvalidPredictionError
 from harness.metrics.ranking import ndcg_at_k
 from harness.runner import plan_run, run_plan
 from harness.store import Store
@@ -123,6 +123,42 @@ def test_job_side_data_never_holds_the_test_items(synth):
         history = set(train.train_items[train.train_indptr[u] : train.train_indptr[u + 1]].tolist())
         assert truth.test_items[u] not in history | set(train.val_candidates[u].tolist())
         assert truth.seen[u].sum() == len(history) + 1 and not truth.seen[u, truth.test_items[u]]
+
+
+def _negatives_per_user(train, n_negatives=50):
+    """One round's training negatives of every user, drawn by the simulator from ``train``."""
+    import torch
+
+    from harness.fedsim import FedData, sample_round
+
+    data = FedData.from_train(train)
+    users = torch.arange(train.n_users)
+    samples = sample_round(data.train_indptr, data.train_items, data.exclude, users, n_negatives=n_negatives,
+                           n_epochs=1, generator=torch.Generator().manual_seed(0))
+    owner = torch.repeat_interleave(users, samples.indptr[1:] - samples.indptr[:-1])
+    negative = samples.labels == 0
+    return owner[negative].numpy(), samples.items[negative].numpy()
+
+
+def test_pfedrec_sampling_hands_over_the_heldout_items_and_never_draws_them(synth):
+    root, card = synth
+    track = FedRecTrack()
+    strict = track.load_train(root, card, "tiny", track.budget("smoke"))
+    assert strict.heldout_items is None
+    pfedrec = track.load_train(root, card, "tiny", track.budget("smoke", training_negatives="all"))
+    truth = track.load_truth(root, card, "tiny", track.budget("smoke"))
+    assert np.array_equal(pfedrec.heldout_items, np.stack([pfedrec.val_candidates[:, 0], truth.test_items], 1))
+    for train, drawn in ((strict, True), (pfedrec, False)):
+        owner, items = _negatives_per_user(train)
+        hits = (items == train.val_candidates[owner, 0]) | (items == truth.test_items[owner])
+        assert bool(hits.any()) is drawn  # by default held-out items can be drawn; under "all" never
+
+
+def test_unknown_training_negatives_is_refused(synth):
+    root, card = synth
+    track = FedRecTrack()
+    with pytest.raises(BudgetError, match=r"training_negatives must be one of train, all; got 'test'"):
+        track.load_train(root, card, "tiny", track.budget("smoke", training_negatives="test"))
 
 
 def _truth(n_users=3, n_items=6, n_rounds=2):
