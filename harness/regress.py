@@ -24,6 +24,8 @@ from harness.leaderboard import MEAN_SUBSET, aggregate
 __all__ = ["REFERENCE_COLUMNS", "Mismatch", "compare", "read_reference", "write_reference"]
 
 REFERENCE_COLUMNS = ["dataset", "subset", "method", "metric", "expected", "tolerance"]
+#: Entry of a provenance file that explains the tolerances; an update keeps it.
+TOLERANCES_NOTE = "tolerances"
 #: Tolerance given to new reference rows when the track declares none.
 DEFAULT_TOLERANCE = 0.02
 
@@ -103,6 +105,9 @@ def write_reference(
 ) -> int:
     """Write the fresh per-subset values (subset averages excluded) as the new reference.
 
+    Rows that existed keep their tolerance, and the provenance file keeps its ``tolerances`` note (why they are
+    what they are); every other provenance entry is the new one.
+
     Returns:
         The number of rows written.
     """
@@ -117,8 +122,15 @@ def write_reference(
     rows["metric"] = rows["metric"].astype(str)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows[REFERENCE_COLUMNS].sort_values(REFERENCE_COLUMNS[:4]).to_csv(path, index=False)
-    stamp = {**provenance, "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    path.with_suffix(".provenance.json").write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+    stamp_path = path.with_suffix(".provenance.json")
+    kept = {}
+    if stamp_path.is_file():
+        try:
+            kept = {k: v for k, v in json.loads(stamp_path.read_text()).items() if k == TOLERANCES_NOTE}
+        except ValueError:
+            kept = {}
+    stamp = {**kept, **provenance, "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    stamp_path.write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
     return len(rows)
 
 

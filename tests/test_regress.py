@@ -1,3 +1,4 @@
+import json
 import math
 
 import pandas as pd
@@ -42,6 +43,16 @@ def test_update_keeps_existing_tolerances_and_writes_provenance(tmp_path):
     assert ref.loc["a", "tolerance"] == 0.001 and ref.loc["a", "expected"] == 0.9
     assert ref.loc["b", "tolerance"] == 0.02
     assert '"commit": "def"' in path.with_suffix(".provenance.json").read_text()
+
+
+def test_update_keeps_the_note_on_tolerances(tmp_path):
+    path = tmp_path / "t.csv"
+    stamp = path.with_suffix(".provenance.json")
+    write_reference(_fresh({("s", "a", "acc"): 0.8}), path, provenance={"commit": "abc"})
+    stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "tolerances": "acc: 0.02, one of 50 users"}))
+    write_reference(_fresh({("s", "a", "acc"): 0.9}), path, provenance={"commit": "def"})
+    written = json.loads(stamp.read_text())
+    assert written["tolerances"] == "acc: 0.02, one of 50 users" and written["commit"] == "def"
 
 
 def test_missing_reference_says_how_to_create_it(tmp_path):
