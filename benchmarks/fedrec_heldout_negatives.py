@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import tempfile
 from pathlib import Path
 
 import torch
+from _fedrec_default import default_fed_data
 from tabulate import tabulate
 
-from harness.cards import load_card, resolve_dataset
 from harness.fedsim import FedData, make_model, sample_round, simulate
 from harness.fedsim.scoring import candidate_scores
 from harness.fedsim.simulation import _participants, _round_generator
-from harness.tracks.fedrec import FedRecTrack
 from harness.tracks.fedrec_method import fed_config
 from methods.plgc.model import PLGCView
 
-SUBSET = "ml100k_size"
 #: Name -> (score model, PLGC view or None).
 METHODS = {
     "fedmf": ("mf", None),
@@ -63,13 +60,7 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=None, help="data root (default: a temporary folder)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        card = load_card("synth_movielens")
-        track = FedRecTrack()
-        root = resolve_dataset(card, args.data_root or Path(tmp))
-        track.subsets(root, card)
-        budget = track.budget("default", n_rounds=args.rounds)
-        data = FedData.from_train(track.load_train(root, card, SUBSET, budget))
+    _, budget, data = default_fed_data(args.data_root, args.rounds)
     config = fed_config(budget)
     drawn = _drew_validation_item(data, config, args.seed, config.n_rounds - 1)
     rows = []
@@ -77,8 +68,9 @@ def main() -> None:
         model = make_model(model_name, budget.embedding_dim)
         state = simulate(model, data, config, seed=args.seed, view=view).final_state
         hits = _hits(model, state, data).double()
-        row = [name, "own table" if state.personal is not None else "global table", f"{hits.mean():.3f}",
-               f"{hits[drawn].mean():.3f}", f"{hits[~drawn].mean():.3f}"]
+        scored_with = "own local/global mix" if view is not None else "own table" if state.personal is not None \
+            else "global table"
+        row = [name, scored_with, f"{hits.mean():.3f}", f"{hits[drawn].mean():.3f}", f"{hits[~drawn].mean():.3f}"]
         rows.append(row)
         if state.personal is not None:
             shared = _hits(model, dataclasses.replace(state, personal=None, alpha=None), data).double()

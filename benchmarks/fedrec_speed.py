@@ -35,18 +35,16 @@ import argparse
 import copy
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
+from _fedrec_default import default_fed_data
 from tabulate import tabulate
 
-from harness.cards import load_card, resolve_dataset
 from harness.fedsim import (
-    FedData,
     FedResult,
     FedState,
     UpdateSums,
@@ -58,10 +56,7 @@ from harness.fedsim import (
     validation_hit_rate,
 )
 from harness.fedsim.simulation import _participants, _round_generator
-from harness.tracks.fedrec import FedRecTrack
 from harness.tracks.fedrec_method import fed_config
-
-SUBSET = "ml100k_size"
 
 
 def _per_client_round(model, state, data, config, round_index, seed, trainer_for):
@@ -178,14 +173,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every engine (default: 1)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, args.threads))
-    with tempfile.TemporaryDirectory() as tmp:
-        card = load_card("synth_movielens")
-        track = FedRecTrack()
-        root = resolve_dataset(card, args.data_root or Path(tmp))
-        track.subsets(root, card)
-        budget = track.budget("default", n_rounds=args.compare_rounds)
-        train = track.load_train(root, card, SUBSET, budget)
-    data = FedData.from_arrays(train.n_items, train.train_indptr, train.train_items, train.val_candidates)
+    track, budget, data = default_fed_data(args.data_root, args.compare_rounds)
     model = make_model("mf", budget.embedding_dim)
     config = fed_config(budget)
     simulate(model, data, fed_config(track.budget("default", n_rounds=1)), seed=0)  # warm-up
