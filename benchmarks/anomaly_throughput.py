@@ -7,6 +7,7 @@ images at the same size and batch size. Prints one table: images per second of e
 ratio (the target on a GPU is at least 10%).
 
 Usage: python benchmarks/anomaly_throughput.py [--device cuda] [--budget default] [--n-images 256]
+       [--set image_size=256 ...]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tabulate import tabulate
 
 from harness.api import Context
 from harness.cards import load_card, resolve_dataset
+from harness.cli._base import parse_overrides
 from harness.registry import method_config, methods, methods_of, tracks
 
 
@@ -65,9 +67,11 @@ def main() -> None:
     parser.add_argument("--n-images", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-root", type=Path, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one budget field, as `parbench run --set` (e.g. --set image_size=256)")
     args = parser.parse_args()
     track = tracks.get("anomaly")()
-    budget = track.budget(args.budget, device=args.device)
+    budget = track.budget(args.budget, **{**parse_overrides(args.overrides), "device": args.device})
     card = load_card(track.default_dataset)
     root = resolve_dataset(card, args.data_root)
     train = track.load_train(root, card, args.subset, budget)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Download, on this machine, the wheels that benchmarks/gpu/check.sh installs on a GPU machine that has torch,
+# torchvision, timm, scikit-learn, pandas, pyarrow and torchmetrics but no registry (see its header).
+# Writes .whl/ (git-ignored); pass it to the GPU run as a carried path. Python and platform of the GPU image:
+# PY_VERSION (default 3.12) and PLATFORM (default manylinux2014_x86_64).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY_VERSION="${PY_VERSION:-3.12}"
+PLATFORM="${PLATFORM:-manylinux2014_x86_64}"
+WHEELS=(
+  # anomalib and what it needs beyond the image
+  anomalib==2.7.0 kornia==0.9.0 kornia-rs==0.2.0 jsonargparse==4.46.0 typeshed-client==2.15.0
+  docstring-parser==0.18.0 omegaconf==2.4.0 rich-argparse==1.8.0 platformdirs==4.9.4
+  # parbench's own needs beyond the image
+  mambapy==1.2.0 tabulate==0.10.0 tqdm==4.70.1 psutil==7.2.2
+  # the CUDA tests
+  pytest pluggy iniconfig pygments packaging hypothesis sortedcontainers
+)
+mkdir -p .whl
+python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "$PY_VERSION" --implementation cp \
+  --platform "$PLATFORM" -d .whl "${WHEELS[@]}"
+# FrEIA (FastFlow's flows) is a source archive only; it is pure Python.
+tmp="$(mktemp -d)"
+python3 -m pip download --quiet --no-deps --no-binary=:all: -d "$tmp" freia==0.2
+python3 -m pip wheel --quiet --no-deps -w .whl "$tmp"/*
+rm -rf "$tmp"
+ls .whl
