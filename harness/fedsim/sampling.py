@@ -1,11 +1,12 @@
 """The training samples of one round, drawn for all participants at once, and their packing into client batches.
 
 Each round, every participant trains on its own positives (its training items) and ``n_negatives`` fresh
-negatives per positive, drawn uniformly from the items outside its training items (its validation item is
-not excluded, as its test item cannot be: the job does not know it; so validation mirrors test). Its samples
-are shuffled anew for every local epoch. Everything is drawn once per round from one generator
-(:func:`sample_round`), and each client's order depends on its own keys only, so the vectorised client step
-and the per-client loop train on exactly the same samples in the same order.
+negatives per positive, drawn uniformly from the items outside its exclusion row (``FedData.exclude``): its
+training items, so its validation item can be drawn as its test item can, and validation mirrors test; under
+PFedRec's sampling its validation and test items too. Its samples are shuffled anew for every local epoch.
+Everything is drawn once per round from one generator (:func:`sample_round`), and each client's order depends on
+its own keys only, so the vectorised client step and the per-client loop train on exactly the same samples in the
+same order.
 
 :func:`pack_clients` lays the samples of B clients out as padded tensors (:class:`ClientBatch`). A client's
 item rows are compacted to the items it touches this round (``item_index``), so its local copy of the item
