@@ -7,13 +7,14 @@ and stored beside the data (``<dataset>/processed/v1/<subset>/``), so every meth
 Methods run ``n_rounds`` rounds; the reported test numbers are those of the round with the best validation
 HR@10, which each method picks inside its job from validation data (training side).
 
-Training negatives are drawn each round outside the user's training items (budget ``training_negatives="train"``):
-the validation and test items can be drawn, since nothing of the test may reach the job. PFedRec's code draws
-them outside every item the user interacted with; ``--set training_negatives=all`` does the same and hands the
-job each user's validation and test item; the ``paper`` budget does so, to reproduce published numbers. The
-choice matters for methods that score with a client's fine-tuned item table (PFedRec, PLGC): a held-out item
-drawn as a negative in the client's last round is pushed down its own table (``methods/plgc/README.md``
-measures the effect with ``benchmarks/fedrec_heldout_negatives.py``).
+Training negatives are drawn each round outside the user's training items (budget
+``training_negatives="train"``): the validation and test items can be drawn, since nothing of the test may reach
+the job. PFedRec's code draws them outside every item the user interacted with; ``--set training_negatives=all``
+does the same and hands the job each user's validation and test item, to reproduce published numbers: the test
+item then shapes training, against the rule of no test leakage, so no budget preset does it. The choice matters
+for methods that score with a client's fine-tuned item table (PFedRec, PLGC): a held-out item drawn as a negative
+in the client's last round is pushed down its own table (``methods/plgc/README.md`` measures the effect with
+``benchmarks/fedrec_heldout_negatives.py``).
 
 Data contract:
 
@@ -236,9 +237,9 @@ class FedRecTrack(Track):
         "default": {
             "time_limit_s": 900.0, "memory_limit_mb": 4096, "seeds": (0, 1), "n_rounds": 40, "embedding_dim": 32,
         },
-        "paper": {  # the published protocol: PFedRec's sampling of training negatives
+        "paper": {
             "time_limit_s": 14400.0, "memory_limit_mb": 65536, "seeds": (0, 1, 2, 3, 4), "n_rounds": 100,
-            "embedding_dim": 32, "training_negatives": "all",
+            "embedding_dim": 32,
         },
     }
     default_dataset = "synth_movielens"
