@@ -11,6 +11,7 @@ dataset fingerprints: :func:`select_rows` refuses and says how to resolve it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,15 @@ import pandas as pd
 
 from harness.errors import ResultsError
 
-__all__ = ["MEAN_SUBSET", "aggregate", "format_cell", "render_markdown", "select_rows", "write_leaderboard"]
+__all__ = [
+    "MEAN_SUBSET",
+    "aggregate",
+    "budget_overrides",
+    "format_cell",
+    "render_markdown",
+    "select_rows",
+    "write_leaderboard",
+]
 
 #: Name of the pseudo-subset holding the average over subsets.
 MEAN_SUBSET = "mean"
@@ -207,6 +216,23 @@ def _pivot_markdown(
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+def budget_overrides(rows: pd.DataFrame, preset: dict[str, Any] | None) -> dict[str, Any]:
+    """Fields of the rows' budget (``budget_json``) that differ from ``preset``, seeds and name aside.
+
+    Example:
+        >>> rows = pd.DataFrame({"budget_json": ['{"lr": 0.5, "n_rounds": 40, "seeds": [0]}']})
+        >>> budget_overrides(rows, {"lr": 2.0, "n_rounds": 40, "seeds": [0, 1]})
+        {'lr': 0.5}
+    """
+    if preset is None or "budget_json" not in rows or rows.empty:
+        return {}
+    stored = json.loads(rows["budget_json"].iloc[0])
+    return {
+        key: value for key, value in sorted(stored.items())
+        if key not in ("name", "seeds") and key in preset and preset[key] != value
+    }
+
+
 def write_leaderboard(
     rows: pd.DataFrame,
     *,
@@ -215,8 +241,13 @@ def write_leaderboard(
     budget: str,
     out_dir: Path,
     figures: Sequence[str] = (),
+    preset: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Aggregate ``rows`` of one budget and write ``<out_dir>/<track>.csv`` and ``.md``.
+
+    ``preset`` is the budget preset's fields (:meth:`harness.api.Budget.to_dict`): the header then lists the
+    fields the rows' budget (column ``budget_json``) set otherwise (``--set``), so a table run under overrides
+    says so.
 
     Returns:
         The CSV and Markdown paths.
@@ -238,5 +269,8 @@ def write_leaderboard(
         "commit": ", ".join(c[:12] for c in commits) + (" (dirty)" if chosen["git_dirty"].any() else ""),
         "jobs": f"{len(job_status)} ({int((job_status != 'ok').sum())} failed)",
     }
+    overrides = budget_overrides(chosen, preset)
+    if overrides:
+        header["budget"] += "; set otherwise than the preset: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
     md_path.write_text(render_markdown(table, track=track, metrics=metrics, header=header, figures=figures))
     return csv_path, md_path

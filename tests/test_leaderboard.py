@@ -96,3 +96,14 @@ def test_write_leaderboard_files(tmp_path):
     assert "#### s1" in section and "#### s2" in section
     s2_table = section.split("#### s2")[1]
     assert "loss ↓" in s2_table and "| 1.000" in s2_table  # x scores 1.0 on s2, every metric shown
+
+
+def test_header_names_the_fields_set_otherwise_than_the_preset(tmp_path):
+    rows = _rows(GRID).assign(budget_json='{"lr": 0.5, "n_rounds": 40, "name": "default", "seeds": [0, 1]}')
+    preset = {"lr": 2.0, "n_rounds": 40, "name": "default", "seeds": [0]}
+    _, md_path = write_leaderboard(rows, track="t", metrics=METRICS, budget="default", out_dir=tmp_path,
+                                   preset=preset)
+    assert "budget: default (hash h1); set otherwise than the preset: lr=0.5" in md_path.read_text()
+    _, md_path = write_leaderboard(rows, track="t", metrics=METRICS, budget="default", out_dir=tmp_path,
+                                   preset={**preset, "lr": 0.5})
+    assert "- budget: default (hash h1)\n" in md_path.read_text()

@@ -24,8 +24,9 @@ def write_track_leaderboard(track: Any, results: Path, *, budget: str) -> Path:
     rows = rows[~rows["metric"].isin(hidden)]
     metrics = {name: higher for name, higher in track.all_metrics.items() if name not in hidden}
     figures = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / track.name).glob("*.png"))
+    preset = track.budget(budget).to_dict() if budget in track.budgets else None
     csv_path, md_path = write_leaderboard(
-        rows, track=track.name, metrics=metrics, budget=budget, out_dir=out_dir, figures=figures
+        rows, track=track.name, metrics=metrics, budget=budget, out_dir=out_dir, figures=figures, preset=preset
     )
     print(f"wrote {csv_path} and {md_path}", file=sys.stderr)
     return md_path
