@@ -132,7 +132,7 @@ class FedData:
     def from_train(cls, train: Any) -> FedData:
         """Build from the fedrec track's training data (:class:`harness.tracks.fedrec.FedRecTrain`)."""
         return cls.from_arrays(train.n_items, train.train_indptr, train.train_items, train.val_candidates,
-                               getattr(train, "heldout_items", None))
+                               train.heldout_items)
 
 
 class LocalGlobalView(Protocol):
