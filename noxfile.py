@@ -78,7 +78,7 @@ def perf_runner(session: nox.Session) -> None:
 
 @nox.session(name="perf-fedrec", default=False)
 def perf_fedrec(session: nox.Session) -> None:
-    """Benchmark the federated simulator: vectorised client step against per-client loops, 100 FedMF rounds."""
+    """Benchmark the federated simulator: its client steps against per-client loops, 100 FedMF rounds."""
     _install(session)
     session.run("python", "benchmarks/fedrec_speed.py", *session.posargs)
 

@@ -1,13 +1,16 @@
-"""Speed of the federated simulator: the vectorised client step against a plain per-client loop, side by side.
+"""Speed of the federated simulator: its compiled and batched client steps against plain per-client loops, side by side.
 
 FedMF on the ML-100K-sized synthetic subset (943 clients, 1682 items, about 94k training interactions), the
 ``default`` budget's local training (every client each round, 1 local epoch, 4 negatives, minibatches of 256,
 dim 32), one torch thread by default (as the fedrec methods run; ``--threads 2`` uses both cores of a 2-core
 machine, for every engine alike). Two measurements, in one process:
 
-1. ``--compare-rounds`` rounds with each of four engines, interleaved ``--repeats`` times:
+1. ``--compare-rounds`` rounds with each of five engines, interleaved ``--repeats`` times:
 
-   - ``vectorised``: :func:`harness.fedsim.simulate` with the batched client step;
+   - ``compiled``: :func:`harness.fedsim.simulate` as the fedrec methods run it (``engine="auto"``, which takes
+     the compiled client step of :mod:`harness.fedsim.compiled` for FedMF);
+   - ``vectorised (batched tensors)``: the same with ``engine="batched"``, the padded-batch tensor step that
+     serves every model;
    - ``per-client loop (compact rows)``: the same simulator with :func:`harness.fedsim.client_update_loop`
      (``torch.optim.SGD``, one client at a time, on the rows the client touches);
    - ``plain per-client loop``: federated code written client by client on raw tensors (:func:`plain_round`):
@@ -20,8 +23,8 @@ machine, for every engine alike). Two measurements, in one process:
 
    All engines draw the same samples in the same order, so their validation HR@10 per round must be equal and
    their parameters equal up to float rounding (both printed);
-2. ``--rounds`` rounds (default 100) of the vectorised engine alone, end to end (sampling, training, FedAvg,
-   validation every round).
+2. ``--rounds`` rounds (default 100) of the compiled and of the batched engine, end to end (sampling, training,
+   FedAvg, validation every round).
 
 Prints one table: seconds per round (median over repeats, wall and CPU), the speed-up, the 100-round time and
 the validation HR@10, with the load average of the machine (timings on a shared machine vary with it).
@@ -166,7 +169,7 @@ def _timed(run):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=100, help="rounds of the vectorised end-to-end run")
+    parser.add_argument("--rounds", type=int, default=100, help="rounds of the end-to-end runs")
     parser.add_argument("--compare-rounds", type=int, default=3, help="rounds of each side-by-side run")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the side-by-side runs")
     parser.add_argument("--data-root", type=Path, default=None, help="data root (default: a temporary folder)")
@@ -178,7 +181,8 @@ def main() -> None:
     config = fed_config(budget)
     simulate(model, data, fed_config(track.budget("default", n_rounds=1)), seed=0)  # warm-up
     engines = {
-        "vectorised": lambda: simulate(model, data, config, seed=0),
+        "compiled": lambda: simulate(model, data, config, seed=0),
+        "vectorised (batched tensors)": lambda: simulate(model, data, config, seed=0, engine="batched"),
         "per-client loop (compact rows)": lambda: simulate(model, data, config, seed=0,
                                                            client_step=client_update_loop, clients_per_chunk=1),
         "plain per-client loop": lambda: plain_simulate(model, data, config, seed=0),
@@ -191,29 +195,33 @@ def main() -> None:
         for name, run in engines.items():
             results[name], wall, cpu = _timed(run)
             times[name].append((wall, cpu))
-    fast = results["vectorised"]
+    fast = results["compiled"]
+    if fast.extra.get("engine") != "compiled":
+        print("numba is not installed: the 'compiled' row ran the batched step")
     same_hr = all(bool((fast.val_hr == r.val_hr).all()) for r in results.values())
     max_diff = max(float((fast.final_state.items - r.final_state.items).abs().max()) for r in results.values())
     full_config = fed_config(track.budget("default", n_rounds=args.rounds))
-    full, full_wall, full_cpu = _timed(lambda: simulate(model, data, full_config, seed=0))
+    full = {engine: _timed(lambda engine=engine: simulate(model, data, full_config, seed=0, engine=engine))
+            for engine in ("auto", "batched")}
     per_round = {
         name: (statistics.median(w for w, _ in t) / args.compare_rounds,
                statistics.median(c for _, c in t) / args.compare_rounds)
         for name, t in times.items()
     }
-    vectorised_s = per_round["vectorised"][0]
+    fastest_s = per_round["compiled"][0]
     rows = [
         [name, args.compare_rounds, f"{wall:.3f}", f"{cpu:.3f}", f"{wall * 100:.1f}",
-         f"{results[name].val_hr[-1]:.4f}", f"{wall / vectorised_s:.1f}x"]
+         f"{results[name].val_hr[-1]:.4f}", f"{wall / fastest_s:.1f}x"]
         for name, (wall, cpu) in per_round.items()
     ]
-    rows.append(["vectorised, end to end", args.rounds, f"{full_wall / args.rounds:.3f}",
-                 f"{full_cpu / args.rounds:.3f}", f"{full_wall * 100 / args.rounds:.1f} (measured {full_wall:.1f})",
-                 f"{full.val_hr[-1]:.4f}", ""])
+    for engine, (result, wall, cpu) in full.items():
+        name = "compiled" if engine == "auto" else "vectorised (batched tensors)"
+        rows.append([f"{name}, end to end", args.rounds, f"{wall / args.rounds:.3f}", f"{cpu / args.rounds:.3f}",
+                     f"{wall * 100 / args.rounds:.1f} (measured {wall:.1f})", f"{result.val_hr[-1]:.4f}", ""])
     print(f"FedMF, {data.n_users} clients, {data.n_items} items, {len(data.train_items)} training interactions; "
           f"{torch.get_num_threads()} thread(s); load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(tabulate(rows, headers=["engine", "rounds", "s/round (wall)", "s/round (cpu)", "100 rounds (s)",
-                                  "val HR@10 (last round)", "time / vectorised"], tablefmt="github"))
+                                  "val HR@10 (last round)", "time / compiled"], tablefmt="github"))
     print(f"same validation HR@10 in every round for all engines: {same_hr}; largest difference of the item "
           f"tables after {args.compare_rounds} rounds: {max_diff:.2e}")
 

@@ -5,16 +5,28 @@ samples, each with its own copy of the parameters; the server step (:func:`accum
 :func:`apply_fedavg`) averages the shared parameters they upload, weighted by their data; private parameters
 never reach it. :func:`simulate` runs the rounds and keeps the state of the best validation round. The steps take
 and return plain tensors, so another runtime (e.g. Flower client and server apps) can call them one client at a
-time: :func:`client_update_loop` is that per-client form, and gives the same parameters.
+time: :func:`client_update_loop` is that per-client form, and gives the same parameters. For FedMF and PFedRec,
+:mod:`~harness.fedsim.compiled` runs the same client step for all participants of a round in one compiled,
+parallel loop (numba); ``simulate`` takes it where it applies and gives the same run up to float rounding.
 
 Modules: :mod:`~harness.fedsim.models` (FedMF, FedNCF and PFedRec score models), :mod:`~harness.fedsim.sampling`
-(the round's samples), :mod:`~harness.fedsim.client`, :mod:`~harness.fedsim.server`,
-:mod:`~harness.fedsim.scoring` (candidate and full-ranking scores) and :mod:`~harness.fedsim.simulation`.
+(the round's samples), :mod:`~harness.fedsim.client`, :mod:`~harness.fedsim.compiled`,
+:mod:`~harness.fedsim.server`, :mod:`~harness.fedsim.scoring` (candidate and full-ranking scores) and
+:mod:`~harness.fedsim.simulation`.
 """
 
+from harness.fedsim import compiled
 from harness.fedsim.client import client_update, client_update_loop, item_embeddings, minibatch_loss
 from harness.fedsim.models import MODELS, FedModel, MatrixFactorization, NeuralCF, PersonalHead, make_model
-from harness.fedsim.sampling import ClientBatch, RoundSamples, pack_clients, sample_negatives, sample_round
+from harness.fedsim.sampling import (
+    ClientBatch,
+    RoundLayout,
+    RoundSamples,
+    layout_round,
+    pack_clients,
+    sample_negatives,
+    sample_round,
+)
 from harness.fedsim.scoring import FedState, candidate_scores, full_scores, item_tables
 from harness.fedsim.server import UpdateSums, accumulate_update, apply_fedavg, round_bytes
 from harness.fedsim.simulation import FedConfig, FedData, FedResult, LocalGlobalView, simulate, validation_hit_rate
@@ -31,6 +43,7 @@ __all__ = [
     "MatrixFactorization",
     "NeuralCF",
     "PersonalHead",
+    "RoundLayout",
     "RoundSamples",
     "UpdateSums",
     "accumulate_update",
@@ -38,9 +51,11 @@ __all__ = [
     "candidate_scores",
     "client_update",
     "client_update_loop",
+    "compiled",
     "full_scores",
     "item_embeddings",
     "item_tables",
+    "layout_round",
     "make_model",
     "minibatch_loss",
     "pack_clients",

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ClientBatch", "RoundSamples", "pack_clients", "sample_negatives", "sample_round"]
+__all__ = [
+    "ClientBatch", "RoundLayout", "RoundSamples", "layout_round", "pack_clients", "sample_negatives", "sample_round",
+]
 
 
 @dataclass(frozen=True)
@@ -130,48 +132,97 @@ def sample_round(
     pos_slot = indptr[:-1][owner] + pos_index
     items[pos_slot] = positives
     labels[pos_slot] = 1.0
-    neg_index = torch.arange(len(negatives))
-    neg_start = torch.cumsum(n_pos * n_negatives, 0) - n_pos * n_negatives
-    neg_slot = indptr[:-1][neg_owner] + n_pos[neg_owner] + (neg_index - neg_start[neg_owner])
-    items[neg_slot] = negatives
+    # negative j of participant p goes to indptr[p] + n_pos[p] + (j - first negative of p): one shift per participant
+    neg_shift = indptr[:-1] + n_pos - (torch.cumsum(n_pos * n_negatives, 0) - n_pos * n_negatives)
+    items[torch.arange(len(negatives)) + neg_shift[neg_owner]] = negatives
     keys = torch.rand(n_epochs, total, generator=generator)
     return RoundSamples(users, indptr, items, labels, keys, n_pos)
 
 
-def pack_clients(samples: RoundSamples, chunk: torch.Tensor, n_items: int) -> ClientBatch:
+#: ``torch.rand`` draws float32 keys as multiples of 2**-24 in [0, 1): ``key * KEY_SCALE`` is an exact integer.
+KEY_SCALE = 1 << 24
+
+
+@dataclass(frozen=True)
+class RoundLayout:
+    """The round's index arrays, built once by :func:`layout_round`; every client batch is cut from them.
+
+    Attributes:
+        order: int64 tensor of shape (n_epochs, N), flat sample positions sorted by participant, then by key:
+            participant p's samples in epoch e's order are ``order[e, indptr[p]:indptr[p + 1]]``.
+        local: int64 tensor of shape (N,), each sample's row in its participant's compact item table.
+        row_indptr: int64 tensor of shape (P + 1,); participant p's compact rows are
+            ``row_items[row_indptr[p]:row_indptr[p + 1]]``.
+        row_items: int64 tensor of shape (R,), the item of each compact row, ascending within a participant.
+    """
+
+    order: torch.Tensor
+    local: torch.Tensor
+    row_indptr: torch.Tensor
+    row_items: torch.Tensor
+
+
+def layout_round(samples: RoundSamples, n_items: int) -> RoundLayout:
+    """Sort every participant's samples into its epoch orders and compact its item rows, for the whole round at once.
+
+    Args:
+        samples: The round's samples.
+        n_items: Number of items.
+
+    Returns:
+        The round's :class:`RoundLayout`.
+
+    Cost: one stable sort of the N samples per epoch (participant and key packed into one int64 when the keys
+    are ``torch.rand`` draws, two stable sorts otherwise) and one ``unique`` of the (participant, item) pairs.
+    """
+    sizes = samples.indptr[1:] - samples.indptr[:-1]
+    n_participants = len(sizes)
+    owner = torch.repeat_interleave(torch.arange(n_participants), sizes)
+    scaled = samples.keys * KEY_SCALE
+    quantised = scaled.to(torch.int64)
+    if torch.equal(quantised.to(scaled.dtype), scaled) and bool((quantised < KEY_SCALE).all()):
+        order = torch.argsort((owner << 24) + quantised, dim=1, stable=True)
+    else:  # keys from elsewhere: by key, then by participant, both stable
+        by_key = torch.argsort(samples.keys, dim=1, stable=True)
+        order = torch.gather(by_key, 1, torch.argsort(owner[by_key], dim=1, stable=True))
+    code = owner * n_items + samples.items
+    distinct, inverse = torch.unique(code, sorted=True, return_inverse=True)
+    row_owner = distinct // n_items
+    row_indptr = torch.zeros(n_participants + 1, dtype=torch.int64)
+    row_indptr[1:] = torch.cumsum(torch.bincount(row_owner, minlength=n_participants), 0)
+    return RoundLayout(order, inverse - row_indptr[owner], row_indptr, distinct - row_owner * n_items)
+
+
+def _ragged(indptr: torch.Tensor, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions (B, width) of the CSR segments ``chunk`` laid out as rows, and their mask; padding points at 0."""
+    start, count = indptr[chunk], indptr[chunk + 1] - indptr[chunk]
+    offset = torch.arange(int(count.max()) if len(chunk) else 0)
+    valid = offset[None, :] < count[:, None]
+    return torch.where(valid, start[:, None] + offset[None, :], 0), valid
+
+
+def pack_clients(
+    samples: RoundSamples, chunk: torch.Tensor, n_items: int, layout: RoundLayout | None = None
+) -> ClientBatch:
     """Lay out the samples of the participants at positions ``chunk`` as padded per-client tensors.
 
     Args:
         samples: The round's samples.
         chunk: int64 tensor of shape (B,), positions in ``samples.users``.
         n_items: Number of items (for the per-client compaction of the item rows).
+        layout: The round's :func:`layout_round` (built here when None; pass it when packing several chunks).
 
     Returns:
         The :class:`ClientBatch` of those B clients.
     """
-    start, count = samples.indptr[chunk], samples.indptr[chunk + 1] - samples.indptr[chunk]
-    width = int(count.max())
-    offset = torch.arange(width)
-    valid = offset[None, :] < count[:, None]
-    position = torch.where(valid, start[:, None] + offset[None, :], start[:, None])
-    items = samples.items[position]
-    clients = torch.arange(len(chunk))[:, None].expand_as(items)
-    present = torch.zeros(len(chunk), n_items, dtype=torch.bool)
-    present[clients[valid], items[valid]] = True
-    slot_of = torch.cumsum(present, 1) - 1  # row of each present item in its client's compact table
-    row, item = torch.nonzero(present, as_tuple=True)
-    width_u = int(present.sum(1).max())
-    item_index = torch.zeros(len(chunk), width_u, dtype=torch.int64)
-    item_mask = torch.zeros(item_index.shape, dtype=torch.bool)
-    item_index[row, slot_of[row, item]] = item
-    item_mask[row, slot_of[row, item]] = True
-    local = torch.where(valid, slot_of[clients, items], torch.zeros_like(items))
-    keys = torch.where(valid[None], samples.keys[:, position], torch.full((), 2.0))  # padding sorts last
-    ordered = torch.argsort(keys, dim=2, stable=True).permute(1, 0, 2)  # (B, E, width), offsets in each client
-    sample_rows = torch.gather(local[:, None, :].expand_as(ordered), 2, ordered)
-    labels = torch.gather(samples.labels[position][:, None, :].expand(ordered.shape), 2, ordered)
-    sample_mask = valid[:, None, :].expand(ordered.shape)
+    layout = layout if layout is not None else layout_round(samples, n_items)
+    position, valid = _ragged(samples.indptr, chunk)
+    ordered = layout.order[:, position].permute(1, 0, 2)  # (B, E, width), flat positions in epoch order
+    sample_mask = valid[:, None, :].expand(ordered.shape).contiguous()
+    sample_rows = torch.where(sample_mask, layout.local[ordered], 0)
+    labels = torch.where(sample_mask, samples.labels[ordered], 0.0)
+    row_position, item_mask = _ragged(layout.row_indptr, chunk)
+    item_index = torch.where(item_mask, layout.row_items[row_position], 0)
     return ClientBatch(
-        samples.users[chunk], item_index, item_mask, sample_rows, labels, sample_mask.contiguous(),
-        samples.n_positives[chunk],
+        samples.users[chunk], item_index, item_mask, sample_rows, labels, sample_mask, samples.n_positives[chunk],
     )

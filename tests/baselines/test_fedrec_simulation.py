@@ -225,3 +225,14 @@ def test_closed_form_vjp_equals_autograd(name):
     for key, value in private.items():
         torch.testing.assert_close(d_private[key], value.grad, msg=key)
     assert d_dense == {}
+
+
+def test_per_sample_bce_equals_torchs_on_random_logits_with_ties():
+    from harness.fedsim.client import _bce_with_logits  # noqa: PLC0415 - private helper
+
+    generator = torch.Generator().manual_seed(4)
+    logits = torch.cat([torch.randn(500, generator=generator) * 8, torch.tensor([0.0, 0.0, 40.0, -40.0, 90.0, -90.0])])
+    logits[100:200] = logits[0]  # ties
+    labels = (torch.rand(len(logits), generator=generator) > 0.5).float()
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits.double(), labels.double(), reduction="none")
+    torch.testing.assert_close(_bce_with_logits(logits, labels).double(), expected, atol=1e-6, rtol=1e-5)
