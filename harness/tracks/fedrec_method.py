@@ -99,9 +99,9 @@ class FederatedRecommender(Method):
         self.model_ = self.build_model(budget)
         self.result_ = simulate(self.model_, data, fed_config(budget), seed=ctx.seed, view=self.make_view(budget),
                                 log=ctx.log)
-        ctx.log.info("%s: best validation HR@10 %.4f at round %d of %d (%.1f s)", self.name,
+        ctx.log.info("%s: best validation HR@10 %.4f at round %d of %d (%.1f s, %s client step)", self.name,
                      float(self.result_.val_hr.max()), self.result_.best_round + 1, budget.n_rounds,
-                     self.result_.seconds)
+                     self.result_.seconds, self.result_.extra.get("engine", "batched"))
 
     def predict(self, inputs: Any) -> Predictions:
         """Scores of the best-validation round; item tables of that round."""
