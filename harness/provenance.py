@@ -32,13 +32,20 @@ _REPO = Path(__file__).resolve().parent.parent
 OUTPUT_FOLDERS = ("results",)
 
 
-@lru_cache(maxsize=1)
-def git_state(repo: Path = _REPO) -> tuple[str, bool]:
+def git_state(repo: Path = _REPO, *, fresh: bool = False) -> tuple[str, bool]:
     """Return (commit hash, dirty flag) of the checkout, or ("unknown", False) outside git.
 
     Dirty means a tracked file outside :data:`OUTPUT_FOLDERS` differs from the commit: a run that writes its
-    figures into ``results/leaderboards/`` while it runs stays clean.
+    figures into ``results/leaderboards/`` while it runs stays clean. The answer is cached per checkout;
+    ``fresh=True`` asks git again (the runner does so as a run starts).
     """
+    if fresh:
+        _git_state.cache_clear()
+    return _git_state(repo)
+
+
+@lru_cache(maxsize=8)
+def _git_state(repo: Path) -> tuple[str, bool]:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True, timeout=10

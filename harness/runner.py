@@ -208,6 +208,7 @@ def run_plan(
     preload = ["harness.job", "harness.api", type(plan.track).__module__]
     preload += sorted({j.target.partition(":")[0] for j in pending})
     ctx = _context(preload)
+    checkout = git_state(fresh=True)  # the code as the jobs start: edits made while they run are not theirs
     n_threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
     truth_cache: dict[str, Any] = {}
     queue = list(pending)
@@ -223,7 +224,7 @@ def run_plan(
                 if status is None:
                     continue
                 running.remove(item)
-                status = _finish(item, plan, store, truth_cache)
+                status = _finish(item, plan, store, truth_cache, checkout)
                 summary.counts[status] += 1
                 if status != "ok":
                     log = store.log_path(plan.track.name, item.job.key)
@@ -286,7 +287,9 @@ def _watch(item: _Running, budget: Budget) -> str | None:
     return item.killed
 
 
-def _finish(item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any]) -> str:
+def _finish(
+    item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any], checkout: tuple[str, bool]
+) -> str:
     """Score or classify the ended job, write its rows and remove its scratch folder."""
     wall_s = time.perf_counter() - item.started
     meta: dict[str, Any] = {}
@@ -316,7 +319,7 @@ def _finish(item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any
         status, metrics, error = _score(item, plan, store, truth_cache)
         if status == "ok":
             metrics.update(_costs(meta))
-    rows = _rows(item, plan, status, metrics, error, meta, wall_s)
+    rows = _rows(item, plan, status, metrics, error, meta, wall_s, checkout)
     store.write(plan.track.name, item.job.key, rows)
     shutil.rmtree(item.out_dir, ignore_errors=True)
     return status
@@ -378,9 +381,10 @@ def _rows(
     error: str,
     meta: dict[str, Any],
     wall_s: float,
+    checkout: tuple[str, bool],
 ) -> list[dict[str, Any]]:
     job = item.job
-    commit, dirty = git_state()
+    commit, dirty = checkout
     common = {
         "job_key": job.key,
         "track": job.track,

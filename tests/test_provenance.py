@@ -24,9 +24,8 @@ def repo(tmp_path):
     (tmp_path / "results" / "leaderboards" / "panel.png").write_bytes(b"old")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
-    git_state.cache_clear()
-    yield tmp_path
-    git_state.cache_clear()
+    git_state(tmp_path, fresh=True)
+    return tmp_path
 
 
 def test_clean_checkout(repo):
@@ -35,22 +34,25 @@ def test_clean_checkout(repo):
 
 def test_rewritten_output_keeps_the_run_clean(repo):
     (repo / "results" / "leaderboards" / "panel.png").write_bytes(b"new")
-    assert git_state(repo)[1] is False
+    assert git_state(repo, fresh=True)[1] is False
 
 
 def test_changed_code_makes_it_dirty(repo):
     (repo / "code.py").write_text("x = 2\n")
-    assert git_state(repo)[1] is True
+    assert git_state(repo, fresh=True)[1] is True
+
+
+def test_the_answer_is_kept_until_asked_afresh(repo):
+    assert git_state(repo)[1] is False
+    (repo / "code.py").write_text("x = 2\n")  # an edit made while a run goes on
+    assert git_state(repo)[1] is False
+    assert git_state(repo, fresh=True)[1] is True
 
 
 def test_untracked_files_do_not_count(repo):
     (repo / "notes.txt").write_text("scratch")
-    assert git_state(repo)[1] is False
+    assert git_state(repo, fresh=True)[1] is False
 
 
 def test_outside_git(tmp_path):
-    git_state.cache_clear()
-    try:
-        assert git_state(tmp_path) == ("unknown", False)
-    finally:
-        git_state.cache_clear()
+    assert git_state(tmp_path, fresh=True) == ("unknown", False)

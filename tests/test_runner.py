@@ -168,3 +168,18 @@ def test_inputs_loader_of_every_subset_exposes_no_truth(data_root):
     budget = track.budget("smoke")
     for subset in track.subsets(root, card):
         assert "labels" not in track.load_test_inputs(root, card, subset, budget)
+
+
+def test_rows_carry_the_code_state_of_the_run_start(tmp_path, data_root, monkeypatch):
+    import harness.runner as runner_module  # noqa: PLC0415 - patched below
+
+    calls = []
+
+    def state(*args, **kwargs):  # clean as the run starts, dirty for anyone who asks later
+        calls.append(kwargs.get("fresh", False))
+        return "abc123", len(calls) > 1
+
+    monkeypatch.setattr(runner_module, "git_state", state)
+    _, _, rows = _run(tmp_path, data_root, method_names=["toy-centroid"], subsets=["easy"])
+    assert calls == [True]
+    assert set(rows["git_commit"]) == {"abc123"} and not rows["git_dirty"].any()
