@@ -63,7 +63,7 @@ _FAST = {"reassoc", "contract"}
 #: Participants are cut into at most this many contiguous blocks, the units of parallel work. Each block reuses
 #: one item-to-row map and sums its participants' uploads into its own (n_items, dim) table; the tables are added
 #: in block order. The blocks depend on the data only, so the result does not depend on the number of threads.
-N_BLOCKS = 64
+N_BLOCKS = 16
 
 #: Most bytes of the blocks' upload tables together (fewer blocks for a large item table).
 BLOCK_SUM_BYTES = 64 << 20
@@ -173,8 +173,10 @@ def _upload(table, row_items, n_rows, items, weight, personal, user, keep_person
         item = row_items[r]
         for d in range(items.shape[1]):
             total[item, d] += (table[r, d] - items[item, d]) * weight
-            if keep_personal:
-                personal[user, item, d] = table[r, d]
+    if keep_personal:
+        for r in range(n_rows):
+            for d in range(items.shape[1]):
+                personal[user, row_items[r], d] = table[r, d]
 
 
 @_jit(parallel=True, fastmath=_FAST)
