@@ -21,6 +21,7 @@ from harness.fedsim import (
 from methods.plgc.model import PLGCView
 
 pytest.importorskip("numba")
+from harness.fedsim import _kernels  # noqa: E402 - needs numba
 
 SEED = 0
 N_USERS, N_ITEMS, DIM = 30, 50, 6
@@ -129,7 +130,7 @@ def test_epoch_order_is_the_stable_ascending_key_order_of_the_batched_layout(dat
     for epoch in range(3):
         for p in range(N_USERS):
             first, size = int(samples.indptr[p]), int(samples.indptr[p + 1] - samples.indptr[p])
-            assert compiled._epoch_order(keys[epoch].numpy(), first, size, order, scratch, digits, buckets)
+            assert _kernels._epoch_order(keys[epoch].numpy(), first, size, order, scratch, digits, buckets)
             expected = first + np.argsort(keys[epoch, first : first + size].numpy(), kind="stable")
             np.testing.assert_array_equal(order[:size], expected)
             np.testing.assert_array_equal(layout.order[epoch, first : first + size].numpy(), expected)
@@ -167,7 +168,7 @@ def test_simulate_picks_the_compiled_step_where_it_applies(data, monkeypatch):
     with pytest.raises(TypeError, match="NeuralCF"):
         compiled.round_update(make_model("ncf", DIM), {}, torch.zeros(N_ITEMS, DIM), _samples(data), batch_size=8,
                               lr=0.1, item_lr=1.0)
-    monkeypatch.setattr(compiled, "numba", None)  # without numba: the batched step, and a clear refusal
+    monkeypatch.setattr(compiled, "is_available", lambda: False)  # without numba: batched, and a clear refusal
     assert simulate(make_model("mf", DIM), data, config, seed=SEED).extra["engine"] == "batched"
     with pytest.raises(RuntimeError, match="numba"):
         simulate(make_model("mf", DIM), data, config, seed=SEED, engine="compiled")
@@ -193,3 +194,12 @@ def test_samples_the_kernel_would_read_out_of_bounds_with_are_refused(data):
     ]:
         with pytest.raises(ValueError, match=message):
             compiled.round_update(model, private, items, broken, batch_size=8, lr=0.5, item_lr=20.0)
+
+
+def test_harness_loads_numba_only_when_the_compiled_step_runs():
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = ("import sys, harness.fedsim, harness.tracks.fedrec_method; "
+            "assert 'numba' not in sys.modules, 'numba loaded on import'")
+    subprocess.run([sys.executable, "-c", code], check=True)
