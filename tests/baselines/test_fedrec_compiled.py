@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from fedsim_cases import one_thread, random_histories  # noqa: F401 - one_thread is an autouse fixture
 
 from harness.fedsim import (
     FedConfig,
-    FedData,
     client_update_loop,
     compiled,
     layout_round,
@@ -27,25 +27,10 @@ SEED = 0
 N_USERS, N_ITEMS, DIM = 30, 50, 6
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def data():
     """Random histories of 3..25 items per user (some users draw an item twice as a negative)."""
-    rng = np.random.default_rng(SEED + 1)
-    lengths = rng.integers(3, 26, size=N_USERS)
-    histories = [rng.choice(N_ITEMS, size=n + 1, replace=False) for n in lengths]
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    items = np.concatenate([h[:-1] for h in histories])
-    val = np.stack([np.concatenate([[h[-1]], rng.choice(np.setdiff1d(np.arange(N_ITEMS), h), 9, replace=False)])
-                    for h in histories])
-    return FedData.from_arrays(N_ITEMS, indptr, items, val)
+    return random_histories(N_USERS, N_ITEMS, max_length=25, seed=SEED + 1)
 
 
 CONFIG = FedConfig(n_rounds=3, clients_per_round=20, local_epochs=2, batch_size=8, n_negatives=4, lr=0.5,

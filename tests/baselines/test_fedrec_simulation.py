@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from fedsim_cases import one_thread, random_histories  # noqa: F401 - one_thread is an autouse fixture
 
 from harness.fedsim import (
     FedConfig,
-    FedData,
     UpdateSums,
     accumulate_update,
     apply_fedavg,
@@ -33,25 +33,10 @@ N_USERS, N_ITEMS, DIM = 24, 60, 6
 ATOL = 2e-5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def data():
     """Random histories of 3..20 items per user, validation item outside the history."""
-    rng = np.random.default_rng(SEED)
-    lengths = rng.integers(3, 21, size=N_USERS)
-    histories = [rng.choice(N_ITEMS, size=n + 1, replace=False) for n in lengths]
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    items = np.concatenate([h[:-1] for h in histories])
-    val = np.stack([np.concatenate([[h[-1]], rng.choice(np.setdiff1d(np.arange(N_ITEMS), h), 9, replace=False)])
-                    for h in histories])
-    return FedData.from_arrays(N_ITEMS, indptr, items, val)
+    return random_histories(N_USERS, N_ITEMS, max_length=20, seed=SEED)
 
 
 def _round(data, n_epochs=2, users=None):
