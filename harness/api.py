@@ -344,6 +344,13 @@ class Track(ABC):
     #: of :attr:`metrics`.
     figure_metrics: ClassVar[tuple[str, ...]] = ()
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Prepare what the jobs share, once per run and outside every job's timing (default: nothing).
+
+        The runner calls it in its own process before it starts the first job, e.g. to compile kernels into
+        their on-disk cache, so that the first job's ``fit_s`` does not carry a one-off compilation.
+        """
+
     def leaderboard_figures(self, rows: Any, out_dir: Path) -> list[Path]:
         """Draw figures of a whole table into ``out_dir`` (tracks whose figures need every job override).
 

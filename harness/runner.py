@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -205,6 +206,7 @@ def run_plan(
     summary = RunSummary(skipped=len(plan.jobs) - len(pending))
     if not pending:
         return summary
+    _warm_up(plan.track)
     preload = ["harness.job", "harness.api", type(plan.track).__module__]
     preload += sorted({j.target.partition(":")[0] for j in pending})
     ctx = _context(preload)
@@ -243,6 +245,15 @@ def run_plan(
     finally:
         bar.close()
     return summary
+
+
+def _warm_up(track: Any) -> None:
+    """The track's :meth:`~harness.api.Track.warm_up`; a failure is logged, and the jobs then show their own."""
+    try:
+        track.warm_up()
+    except Exception as error:  # noqa: BLE001 - a warm-up is an optimisation: the jobs still run and report
+        logging.getLogger(__name__).warning("%s: warm-up failed (%s: %s); the jobs run without it",
+                                            track.name, type(error).__name__, error)
 
 
 def _start(ctx: Any, plan: Plan, store: Store, job: Job, device: str | None, n_threads: int) -> _Running:

@@ -183,3 +183,21 @@ def test_rows_carry_the_code_state_of_the_run_start(tmp_path, data_root, monkeyp
     _, _, rows = _run(tmp_path, data_root, method_names=["toy-centroid"], subsets=["easy"])
     assert calls == [True]
     assert set(rows["git_commit"]) == {"abc123"} and not rows["git_dirty"].any()
+
+
+def test_the_track_warms_up_once_before_the_jobs_and_a_failed_warm_up_only_warns(tmp_path, data_root, monkeypatch,
+                                                                                  caplog):
+    calls = []
+    monkeypatch.setattr(ToyTrack, "warm_up", lambda self: calls.append(self.name))
+    kwargs = {"method_names": ["toy-centroid"], "subsets": ["easy"]}
+    _run(tmp_path / "a", data_root, **kwargs)
+    _run(tmp_path / "a", data_root, **kwargs)  # nothing pending: no warm-up
+    assert calls == ["toy"]
+
+    def broken(self):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(ToyTrack, "warm_up", broken)
+    _, summary, rows = _run(tmp_path / "b", data_root, **kwargs)
+    assert dict(summary.counts) == {"ok": 1} and (rows["status"] == "ok").all()
+    assert "warm-up failed (RuntimeError: no compiler here)" in caplog.text

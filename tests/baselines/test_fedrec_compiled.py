@@ -188,3 +188,12 @@ def test_harness_loads_numba_only_when_the_compiled_step_runs():
     code = ("import sys, harness.fedsim, harness.tracks.fedrec_method; "
             "assert 'numba' not in sys.modules, 'numba loaded on import'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_warm_up_compiles_the_kernel_the_round_uses(data):
+    compiled.warm_up()
+    assert _kernels._train_participants.signatures  # compiled or loaded from the cache
+    before = len(_kernels._train_participants.signatures)
+    simulate(make_model("pfedrec", DIM), data, FedConfig(n_rounds=1, batch_size=8), seed=SEED)
+    simulate(make_model("mf", DIM), data, FedConfig(n_rounds=1, batch_size=8), seed=SEED)
+    assert len(_kernels._train_participants.signatures) == before  # no second compilation in a job
