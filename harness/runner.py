@@ -206,11 +206,11 @@ def run_plan(
     summary = RunSummary(skipped=len(plan.jobs) - len(pending))
     if not pending:
         return summary
+    checkout = git_state(fresh=True)  # the code as the run starts: edits made while jobs run are not theirs
     _warm_up(plan.track)
     preload = ["harness.job", "harness.api", type(plan.track).__module__]
     preload += sorted({j.target.partition(":")[0] for j in pending})
     ctx = _context(preload)
-    checkout = git_state(fresh=True)  # the code as the jobs start: edits made while they run are not theirs
     n_threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
     truth_cache: dict[str, Any] = {}
     queue = list(pending)

@@ -12,6 +12,8 @@ import numba
 import numpy as np
 import torch
 
+from harness.fedsim.sampling import KEY_SCALE
+
 if "NUMBA_THREADING_LAYER" not in os.environ:  # numba's own pool: its OpenMP layer would reset torch's threads
     numba.config.THREADING_LAYER = "workqueue"
 
@@ -27,9 +29,8 @@ _prange = numba.prange
 #: (a fixed order per build, so the result still does not depend on the number of threads).
 _FAST = {"reassoc", "contract"}
 
-
 #: Keys are ``torch.rand`` float32 draws, multiples of 2**-24 in [0, 1): exact 24-bit integers once scaled.
-_KEY_SCALE = float(1 << 24)
+_KEY_SCALE = float(KEY_SCALE)
 
 
 @_jit()

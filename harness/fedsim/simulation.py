@@ -366,14 +366,15 @@ def simulate(
         if engine == "compiled":
             loss, n_rows = _train_round_compiled(model, state, samples, config, sums)
             losses.append(loss)
-        layout = layout_round(samples, data.n_items) if engine == "batched" else None
-        for chunk in _chunks(sizes, width, max_samples) if engine == "batched" else []:
-            batch = pack_clients(samples, chunk, data.n_items, layout)
-            loss, alpha = _train_chunk(model, state, batch, config, sums, view=view, client_step=client_step)
-            losses.append(loss)
-            if alpha is not None:
-                alphas.append(alpha)
-            n_rows += int(batch.item_mask.sum())
+        else:
+            layout = layout_round(samples, data.n_items)
+            for chunk in _chunks(sizes, width, max_samples):
+                batch = pack_clients(samples, chunk, data.n_items, layout)
+                loss, alpha = _train_chunk(model, state, batch, config, sums, view=view, client_step=client_step)
+                losses.append(loss)
+                if alpha is not None:
+                    alphas.append(alpha)
+                n_rows += int(batch.item_mask.sum())
         state.items, state.dense = apply_fedavg(state.items, state.dense, sums, server_lr=config.server_lr)
         up, down = round_bytes(len(users), n_rows, data.n_items, state.items.shape[1], n_dense)
         hr = validation_hit_rate(model, state, data, k=config.k)
