@@ -5,6 +5,9 @@ Every session reuses its virtualenv between runs (the torch install is the slow 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import nox
 
 nox.options.reuse_existing_virtualenvs = True
@@ -12,26 +15,11 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "check", "lint"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-#: Tracks with a bench session; each runs the `default` grid and writes its leaderboard.
-BENCH_TRACKS = (
-    "active",
-    "anomaly",
-    "fedrec",
-)
-#: Extras each track needs on top of the core dependencies.
-TRACK_EXTRAS = {
-    "active": "active",
-    "anomaly": "anomaly",
-    "fedrec": "plots",
-}
-#: Jobs a bench session runs at once (each job gets cpu_count / jobs torch threads).
-BENCH_JOBS = {
-    "anomaly": 2,
-}
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.registry import TRACKS  # noqa: E402 - the registry imports nothing but the standard library
 
 #: Every track's extras: the test suite and the regression check cover all tracks.
-ALL_EXTRAS = ",".join(sorted(set(TRACK_EXTRAS.values())))
+ALL_EXTRAS = ",".join(sorted({entry.extras for entry in TRACKS.values() if entry.extras}))
 
 
 def _install(session: nox.Session, extras: str = "", *groups: str) -> None:
@@ -83,11 +71,11 @@ def perf_fedrec(session: nox.Session) -> None:
     session.run("python", "benchmarks/fedrec_speed.py", *session.posargs)
 
 
-def _bench(track: str) -> None:
+def _bench(track: str, extras: str, n_jobs: int) -> None:
     @nox.session(name=f"bench-{track}", default=False)
     def bench(session: nox.Session) -> None:
-        _install(session, TRACK_EXTRAS.get(track, ""))
-        args = session.posargs or ["--budget", "default", "--jobs", str(BENCH_JOBS.get(track, 1))]
+        _install(session, extras)
+        args = session.posargs or ["--budget", "default", "--jobs", str(n_jobs)]
         session.run("parbench", "run", track, *args)
         budget = args[args.index("--budget") + 1] if "--budget" in args else "default"
         session.run("parbench", "leaderboard", track, "--budget", budget)
@@ -95,5 +83,6 @@ def _bench(track: str) -> None:
     bench.__doc__ = f"Run the {track} track's default grid on the embedded data and write its leaderboard."
 
 
-for _track in BENCH_TRACKS:
-    _bench(_track)
+for _name, _entry in TRACKS.items():
+    if _entry.bench:
+        _bench(_name, _entry.extras, _entry.bench_jobs)

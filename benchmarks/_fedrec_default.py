@@ -6,8 +6,8 @@ import tempfile
 from pathlib import Path
 
 from harness.cards import load_card, resolve_dataset
-from harness.fedsim import FedData
 from harness.tracks.fedrec import FedRecBudget, FedRecTrack
+from harness.tracks.fedrec.fedsim import FedData
 
 SUBSET = "ml100k_size"
 

@@ -78,14 +78,13 @@ def main() -> None:
     test = track.load_test_inputs(root, card, args.subset, budget)
     reps = -(-args.n_images // len(test))
     test.images = np.concatenate([test.images] * reps)[: args.n_images]
-    test.paths = (test.paths * reps)[: args.n_images]
     backbone = backbone_images_per_s(budget, test.images, args.device, args.repeats)
     names = args.methods.split(",") if args.methods else methods_of("anomaly")
     rows = []
     for name in names:
         cls = methods.get(name)
         method = cls(cls.make_config(method_config(name)))
-        ctx = Context(seed=0, device=args.device, work_dir=Path("/tmp"), data_root=root, n_threads=2)
+        ctx = Context(seed=0, device=args.device, work_dir=Path("/tmp"), n_threads=2)
         start = time.perf_counter()
         method.fit(train, budget, ctx)
         fit_s = time.perf_counter() - start

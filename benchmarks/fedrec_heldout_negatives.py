@@ -21,10 +21,10 @@ import torch
 from _fedrec_default import default_fed_data
 from tabulate import tabulate
 
-from harness.fedsim import FedData, make_model, sample_round, simulate
-from harness.fedsim.scoring import candidate_scores
-from harness.fedsim.simulation import _participants, _round_generator
-from harness.tracks.fedrec_method import fed_config
+from harness.tracks.fedrec import fed_config
+from harness.tracks.fedrec.fedsim import FedData, make_model, sample_round, simulate
+from harness.tracks.fedrec.fedsim.scoring import candidate_scores
+from harness.tracks.fedrec.fedsim.simulation import _participants, _round_generator
 from methods.plgc.model import PLGCView
 
 #: Name -> (score model, PLGC view or None).

@@ -7,11 +7,11 @@ machine, for every engine alike). Two measurements, in one process:
 
 1. ``--compare-rounds`` rounds with each of five engines, interleaved ``--repeats`` times:
 
-   - ``compiled``: :func:`harness.fedsim.simulate` as the fedrec methods run it (``engine="auto"``, which takes
-     the compiled client step of :mod:`harness.fedsim.compiled` for FedMF);
+   - ``compiled``: :func:`harness.tracks.fedrec.fedsim.simulate` as the fedrec methods run it (``engine="auto"``,
+     which takes the compiled client step of :mod:`harness.tracks.fedrec.fedsim.compiled` for FedMF);
    - ``vectorised (batched tensors)``: the same with ``engine="batched"``, the padded-batch tensor step that
      serves every model;
-   - ``per-client loop (compact rows)``: the same simulator with :func:`harness.fedsim.client_update_loop`
+   - ``per-client loop (compact rows)``: the same simulator with :func:`harness.tracks.fedrec.fedsim.client_update_loop`
      (``torch.optim.SGD``, one client at a time, on the rows the client touches);
    - ``plain per-client loop``: federated code written client by client on raw tensors (:func:`plain_round`):
      each client copies the whole model (its user embedding and the full item table), trains it with
@@ -47,7 +47,8 @@ import torch.nn.functional as F  # noqa: N812
 from _fedrec_default import default_fed_data
 from tabulate import tabulate
 
-from harness.fedsim import (
+from harness.tracks.fedrec import fed_config
+from harness.tracks.fedrec.fedsim import (
     FedResult,
     FedState,
     UpdateSums,
@@ -58,8 +59,7 @@ from harness.fedsim import (
     simulate,
     validation_hit_rate,
 )
-from harness.fedsim.simulation import _participants, _round_generator
-from harness.tracks.fedrec_method import fed_config
+from harness.tracks.fedrec.fedsim.simulation import _participants, _round_generator
 
 
 def _per_client_round(model, state, data, config, round_index, seed, trainer_for):
@@ -152,7 +152,7 @@ def module_round(model, state, data, config, round_index, seed):
 
 
 def plain_simulate(model, data, config, seed, round_fn=plain_round):
-    """Rounds of ``round_fn`` from the same initial parameters as :func:`harness.fedsim.simulate`."""
+    """Rounds of ``round_fn`` from the same initial parameters as :func:`harness.tracks.fedrec.fedsim.simulate`."""
     generator = torch.Generator().manual_seed(seed)
     items, dense = model.init_shared(data.n_items, generator)
     state = FedState(model.init_private(data.n_users, generator), items, dense)

@@ -14,6 +14,7 @@ This module imports no torch and no track-specific library.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.errors import BudgetError, InvalidPredictionError
+from harness.options import build_options, describe_options, option
 
 __all__ = [
     "COST_METRICS",
@@ -37,6 +39,7 @@ __all__ = [
     "Predictions",
     "Track",
     "stable_hash",
+    "test_order",
 ]
 
 #: Every status a job can end with.
@@ -63,8 +66,42 @@ def stable_hash(obj: Any, *, n_chars: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n_chars]
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+def test_order(n_items: int, order_seed: int) -> np.ndarray:
+    """The seeded order in which a job receives its test items (the runner puts the truth in the same order).
+
+    Args:
+        n_items: Test items of the subset.
+        order_seed: The job's order seed: the runner derives it from the job's key, which the method never
+            receives, so the method cannot undo the shuffle.
+
+    Returns:
+        int64 array of shape (n_items,), a permutation of ``range(n_items)``: row ``i`` of the job's inputs is
+        item ``order[i]`` of the track's index.
+
+    Example:
+        >>> sorted(test_order(5, 1).tolist())
+        [0, 1, 2, 3, 4]
+    """
+    return np.random.default_rng(order_seed).permutation(n_items).astype(np.int64)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's content, read in 1 MiB blocks (cached per path, size and modification time).
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+    """
+    stat = Path(path).stat()
+    return _file_digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,55 +113,63 @@ class Budget:
     into every job key and result row, so a table never mixes two versions of a budget.
     """
 
-    name: str = field(default="custom", metadata=_help("Preset name this budget was built from."))
-    time_limit_s: float = field(default=600.0, metadata=_help("Wall-clock limit of one job, in seconds."))
-    memory_limit_mb: int = field(default=8192, metadata=_help("Peak resident memory of one job, in MiB."))
-    device: str = field(default="cpu", metadata=_help("Device class the timings come from: cpu or cuda."))
-    seeds: tuple[int, ...] = field(default=(0,), metadata=_help("Seeds every method runs with."))
-    weights: str = field(default="random", metadata=_help("'random' init or a local checkpoint path."))
+    name: str = option("custom", "Preset name this budget was built from.")
+    time_limit_s: float = option(600.0, "Wall-clock limit of one job, in seconds.", gt=0)
+    memory_limit_mb: int = option(
+        8192, "Peak memory of one job, in MiB: its own pages (USS) on the CPU, allocated tensors on CUDA.", ge=1
+    )
+    device: str = option("cpu", "Device class the timings come from.", choices=("cpu", "cuda"))
+    seeds: tuple[int, ...] = option((0,), "Seeds every method runs with.", non_empty=True)
+    weights: str = option(
+        "random", "'random' init or a local checkpoint path (the budget hash covers the file's content)."
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the budget's fields as a plain dict (tuples become lists)."""
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
 
+    def weights_id(self) -> str:
+        """``"random"``, or ``"sha256:<first 16 hex>"`` of the checkpoint file named by :attr:`weights`.
+
+        Raises:
+            BudgetError: The checkpoint file does not exist.
+        """
+        if self.weights == "random":
+            return "random"
+        try:
+            return "sha256:" + file_digest(self.weights)[:16]
+        except OSError as exc:
+            msg = f"budget {self.name!r}: weights file {self.weights} cannot be read ({exc}); give a local checkpoint."
+            raise BudgetError(msg) from exc
+
     def hash(self) -> str:
-        """Return a short stable hash of every field except the name and the seeds."""
+        """Return a short stable hash of every field except the name and the seeds.
+
+        A checkpoint enters by its content hash (:meth:`weights_id`), not its path: the same file moved keeps
+        the hash, another file at the same path changes it.
+        """
         payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "seeds")}
+        payload["weights"] = self.weights_id()
         payload["__class__"] = type(self).__name__
         return stable_hash(payload)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], *, where: str = "budget") -> Budget:
-        """Build a budget, rejecting unknown keys and converting lists to tuples.
-
-        A text value of a tuple field is split at commas (``--set layers=layer1,layer2``).
+        """Build a budget through :func:`harness.options.build_options`: unknown keys and broken rules fail.
 
         Args:
             values: Field values; missing fields take their defaults.
             where: Where the values came from, for the error message.
 
         Raises:
-            BudgetError: A key is not a field of this budget class.
+            BudgetError: A key is not a field of this budget class, or a value breaks its declared rule.
         """
-        allowed = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(allowed))
-        if unknown:
-            msg = (
-                f"{where}: key {unknown[0]!r} is not a field of {cls.__name__}; "
-                f"allowed keys: {', '.join(sorted(allowed))}."
-            )
-            raise BudgetError(msg)
-        converted = {}
-        for key, value in values.items():
-            if isinstance(value, str) and isinstance(allowed[key].default, tuple):
-                value = [part.strip() for part in value.split(",") if part.strip()]
-            converted[key] = tuple(value) if isinstance(value, list) else value
-        return cls(**converted)
+        return build_options(cls, values, where=where)
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
-        """Return (field, default, help) for every field, for ``parbench list budgets``."""
-        return [(f.name, repr(f.default), f.metadata.get("help", "")) for f in dataclasses.fields(cls)]
+        """Return (field, default, help and rule) for every field, for ``parbench list budgets``."""
+        return describe_options(cls)
 
 
 @dataclass(frozen=True)
@@ -204,8 +249,9 @@ class Context:
     Attributes:
         seed: The job's seed; build every generator from it.
         device: ``"cpu"`` or ``"cuda"``, resolved from ``--device``.
-        work_dir: A scratch folder owned by this job, removed afterwards.
-        data_root: The folder of the dataset, for methods that read extra modalities.
+        work_dir: A scratch folder owned by this job, removed afterwards (it is also the job's working
+            directory). The dataset folder is never handed over: every modality a method may use arrives in
+            its training data or test inputs.
         log: The job's logger; its records go to the job's log file.
         n_threads: CPU threads this job may use.
     """
@@ -213,7 +259,6 @@ class Context:
     seed: int
     device: str = "cpu"
     work_dir: Path = field(default_factory=Path.cwd)
-    data_root: Path | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("parbench.job"))
     n_threads: int = 1
 
@@ -239,17 +284,13 @@ class Method(ABC):
 
     @classmethod
     def make_config(cls, overrides: Mapping[str, Any] | None = None) -> Any:
-        """Build the config from overrides, rejecting unknown keys with the allowed ones."""
-        overrides = dict(overrides or {})
-        allowed = {f.name for f in dataclasses.fields(cls.Config)}
-        unknown = sorted(set(overrides) - allowed)
-        if unknown:
-            msg = (
-                f"config of method {cls.name or cls.__name__!r}: key {unknown[0]!r} is not allowed; "
-                f"allowed keys: {', '.join(sorted(allowed)) or '(none)'}."
-            )
-            raise BudgetError(msg)
-        return cls.Config(**overrides)
+        """Build the config through :func:`harness.options.build_options`: unknown keys and broken rules fail.
+
+        Raises:
+            BudgetError: A key is not an option of the config (the allowed ones are listed), or a value breaks
+                the rule its :func:`~harness.options.option` declared.
+        """
+        return build_options(cls.Config, overrides, where=f"config of method {cls.name or cls.__name__!r}")
 
     @abstractmethod
     def fit(self, train: Any, budget: Budget, ctx: Context) -> None:
@@ -284,6 +325,11 @@ class Track(ABC):
     #: True when the train/test split depends on the job's seed (repeated random splits); the
     #: loaders then receive ``seed`` and the runner caches truth per (subset, seed).
     seeded_split: ClassVar[bool] = False
+    #: True when the order of the test items could tell a label (an index sorted by class or defect folder):
+    #: the job then receives its inputs in a seeded random order (:func:`test_order`), and the runner puts the
+    #: truth in the same order before it scores. The inputs and truth then implement ``__len__`` and
+    #: ``take(order)``; a track that sets False says in its docstring why its order carries nothing.
+    shuffle_test: ClassVar[bool] = True
 
     @property
     def main_metric(self) -> str:
@@ -324,6 +370,14 @@ class Track(ABC):
     @abstractmethod
     def load_truth(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> Any:
         """Load the test truth of one subset (runs in the runner's process only)."""
+
+    def reorder_inputs(self, inputs: Any, order: np.ndarray) -> Any:
+        """Return the test inputs in ``order`` (runs in the job's process; default: ``inputs.take(order)``)."""
+        return inputs.take(order)
+
+    def reorder_truth(self, truth: Any, order: np.ndarray) -> Any:
+        """Return the truth in ``order`` (runs in the runner's process; default: ``truth.take(order)``)."""
+        return truth.take(order)
 
     @abstractmethod
     def validate(self, predictions: Predictions, truth: Any) -> None:

@@ -38,8 +38,16 @@ __all__ = [
     "resolve_dataset",
 ]
 
+def _cards_dir() -> Path:
+    """The installed wheel's cards (``harness/_cards``), else the checkout's ``datasets/`` folder."""
+    packaged = Path(__file__).resolve().parent / "_cards"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "datasets"
+
+
 #: Folder holding the dataset cards.
-CARDS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+CARDS_DIR = _cards_dir()
 #: Environment variable naming the data root.
 DATA_ENV = "PARBENCH_DATA"
 

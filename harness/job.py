@@ -1,9 +1,15 @@
 """What runs inside a job's own process: load inputs, fit, predict, save predictions.
 
 The runner forks this process from a warm fork server that has never held any test truth.
-The job loads the training data and the test *inputs* through the track, runs the method and
-writes ``predictions.npz`` and ``meta.json`` into its scratch folder; on an exception it writes
+The job loads the training data and the test *inputs* through the track, puts the inputs in the
+job's seeded order (tracks whose test order could tell a label), runs the method and writes
+``predictions.npz`` and ``meta.json`` into its scratch folder; on an exception it writes
 ``error.txt`` (the traceback) and exits non-zero. It never sees labels, masks or boxes.
+
+Before the method runs, the job leaves nothing behind from which it could find the dataset: its
+working directory is its own scratch folder, its log goes to a file in that folder (the runner moves
+it into the store afterwards), and the environment loses ``PARBENCH_DATA`` and every variable that
+names the dataset folder.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EXIT_ERROR", "EXIT_OOM", "EXIT_ORPHANED", "job_main", "peak_rss_mb"]
+__all__ = ["EXIT_ERROR", "EXIT_OOM", "EXIT_ORPHANED", "job_main", "own_memory_mb", "peak_rss_mb"]
 
 EXIT_ERROR = 1
 EXIT_OOM = 3
@@ -42,6 +48,87 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def own_memory_mb(pid: int | None = None) -> float:
+    """Memory a process holds alone (USS: private pages), in MiB; 0 when it cannot be read.
+
+    Pages a job still shares with the fork server it came from (the imported libraries) are not its own, so
+    they count neither against its budget nor in its ``peak_memory_mb``.
+    """
+    path = Path(f"/proc/{pid or 'self'}/smaps_rollup")
+    try:
+        text = path.read_text()
+    except OSError:
+        return 0.0
+    total_kb = 0
+    for line in text.splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+class _MemoryWatch:
+    """Samples the job's own memory (USS) every ``interval_s`` in a thread; :attr:`peak_mb` is the largest."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.peak_mb = own_memory_mb()
+
+    def start(self) -> _MemoryWatch:
+        import threading
+
+        def watch() -> None:
+            while True:
+                self.sample()
+                time.sleep(self.interval_s)
+
+        threading.Thread(target=watch, name="parbench-memory-watch", daemon=True).start()
+        return self
+
+    def sample(self) -> float:
+        self.peak_mb = max(self.peak_mb, own_memory_mb())
+        return self.peak_mb
+
+
+def _scrub_environment(root: Path) -> None:
+    """Remove ``PARBENCH_DATA`` and every variable whose value names the dataset folder or one above it."""
+    from harness.cards import DATA_ENV
+
+    names = {str(root)}
+    names.update(str(parent) for parent in root.parents if len(parent.parts) > 2)
+    data_env = os.environ.get(DATA_ENV)
+    if data_env:
+        names.add(str(Path(data_env).expanduser()))
+    for key in list(os.environ):
+        value = os.environ[key]
+        if key == DATA_ENV or any(name and name in value for name in names):
+            del os.environ[key]
+
+
+def _device_limit(device: str, memory_limit_mb: int) -> None:
+    """On CUDA, cap the caching allocator at the budget's memory limit and reset the peak counter."""
+    if device != "cuda":
+        return
+    import torch
+
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, memory_limit_mb * 2**20 / total))
+    torch.cuda.reset_peak_memory_stats()
+
+
+def _device_peak_mb(device: str) -> float | None:
+    if device != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+def _is_device_oom(exc: BaseException) -> bool:
+    torch = sys.modules.get("torch")
+    oom = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    return oom is not None and isinstance(exc, oom)
 
 
 def _die_with_parent() -> None:
@@ -114,24 +201,29 @@ def _resolve_device(device: str) -> str:
     return device
 
 
-def _n_items(predictions: Any) -> int:
-    arrays = list(predictions.arrays.values())
-    return int(len(arrays[0])) if arrays and np.ndim(arrays[0]) else 0
+def _n_items(inputs: Any, predictions: Any) -> int:
+    try:
+        return len(inputs)
+    except TypeError:
+        arrays = list(predictions.arrays.values())
+        return int(len(arrays[0])) if arrays and np.ndim(arrays[0]) else 0
 
 
 def job_main(spec: dict[str, Any], out_dir: str) -> None:
     """Run one job; called by the runner in a fresh child process.
 
     Args:
-        spec: The job as plain data: ``track``, ``target``, ``config``, ``seed``, ``budget``,
-            ``root``, ``card``, ``subset``, ``device``, ``n_threads``, ``log_path``, ``runner_pid``.
-        out_dir: Scratch folder where the predictions, timings or traceback go.
+        spec: The job as plain data: ``track``, ``target``, ``config``, ``seed``, ``order_seed``, ``budget``,
+            ``root``, ``card``, ``subset``, ``device``, ``n_threads``, ``runner_pid``.
+        out_dir: Scratch folder where the predictions, timings, log (``job.log``) or traceback go.
     """
     _die_with_parent()
     if spec.get("runner_pid"):
         _watch_runner(int(spec["runner_pid"]))
     out = Path(out_dir)
-    log = _redirect_output(Path(spec["log_path"]))
+    log = _redirect_output(out / "job.log")
+    if "harness._quiet" in sys.modules:  # forked from a server that kept its import warnings
+        sys.modules["harness._quiet"].replay(log)
     try:
         _run(spec, out, log)
     except MemoryError:
@@ -139,18 +231,23 @@ def job_main(spec: dict[str, Any], out_dir: str) -> None:
         log.exception("job ran out of memory")
         sys.stdout.flush()
         os._exit(EXIT_OOM)
-    except BaseException:  # noqa: BLE001 - every failure of a method is recorded, never raised
+    except BaseException as exc:  # noqa: BLE001 - every failure of a method is recorded, never raised
         (out / "error.txt").write_text(traceback.format_exc())
+        if _is_device_oom(exc):
+            log.exception("job ran out of device memory")
+            sys.stdout.flush()
+            os._exit(EXIT_OOM)
         log.exception("job failed")
         sys.stdout.flush()
         os._exit(EXIT_ERROR)
 
 
 def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
-    from harness.api import Context, Predictions
+    from harness.api import Context, Predictions, test_order
     from harness.cards import DatasetCard
     from harness.registry import load_target, tracks
 
+    memory = _MemoryWatch().start()
     track = tracks.get(spec["track"])()
     method_cls = load_target(spec["target"])
     budget = track.budget_cls.from_dict(spec["budget"])
@@ -158,21 +255,19 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
     root = Path(spec["root"])
     device = _resolve_device(spec["device"])
     _seed_everything(spec["seed"], spec["n_threads"])
-    ctx = Context(
-        seed=spec["seed"],
-        device=device,
-        work_dir=out / "work",
-        data_root=root,
-        log=log,
-        n_threads=spec["n_threads"],
-    )
-    ctx.work_dir.mkdir(exist_ok=True)
-    log.info("job %s: %s on %s/%s seed %d, device %s", spec["key"], spec["method"], spec["dataset"],
-             spec["subset"], spec["seed"], device)
+    work_dir = out / "work"
+    work_dir.mkdir(exist_ok=True)
+    log.info("%s on %s/%s seed %d, device %s", spec["method"], spec["dataset"], spec["subset"], spec["seed"], device)
     t0 = time.perf_counter()
     train = track.load_train(root, card, spec["subset"], budget, seed=spec["seed"])
     inputs = track.load_test_inputs(root, card, spec["subset"], budget, seed=spec["seed"])
+    if track.shuffle_test:
+        inputs = track.reorder_inputs(inputs, test_order(len(inputs), spec["order_seed"]))
     t1 = time.perf_counter()
+    _scrub_environment(root)
+    os.chdir(work_dir)
+    ctx = Context(seed=spec["seed"], device=device, work_dir=work_dir, log=log, n_threads=spec["n_threads"])
+    _device_limit(device, budget.memory_limit_mb)
     method = method_cls(method_cls.make_config(spec["config"]))
     method.fit(train, budget, ctx)
     t2 = time.perf_counter()
@@ -188,11 +283,14 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
         "load_s": t1 - t0,
         "fit_s": t2 - t1,
         "predict_s": t3 - t2,
-        "peak_memory_mb": peak_rss_mb(),
+        "peak_memory_mb": memory.sample(),
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_device_memory_mb": _device_peak_mb(device),
         "device": device,
-        "n_test": _n_items(predictions),
+        "n_test": _n_items(inputs, predictions),
     }
     (out / "meta.json").write_text(json.dumps(meta))
-    log.info("fit %.2f s, predict %.2f s, peak %.0f MiB", meta["fit_s"], meta["predict_s"], meta["peak_memory_mb"])
+    log.info("fit %.2f s, predict %.2f s, peak %.0f MiB of its own (%.0f MiB resident with shared pages)",
+             meta["fit_s"], meta["predict_s"], meta["peak_memory_mb"], meta["peak_rss_mb"])
     sys.stdout.flush()
     sys.stderr.flush()

@@ -23,7 +23,10 @@ PACKAGES = (
     "torchvision",
     "torchmetrics",
     "anomalib",
+    "timm",
     "mambapy",
+    "numba",
+    "scikit-activeml",
 )
 
 _REPO = Path(__file__).resolve().parent.parent

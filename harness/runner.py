@@ -1,11 +1,12 @@
-"""Expand a grid into jobs and run each in its own process under the budget's limits.
+"""Expand a grid into jobs, hand them to an executor, score and store each as it ends.
 
-Every job is forked from a warm fork server (``multiprocessing``'s forkserver with the track's
-and methods' modules preloaded), so a job that does nothing costs a few tens of milliseconds
-and the server never holds any test truth. The runner watches each job: past the budget's
-wall-time limit it kills the job (status ``timeout``), past its memory limit likewise (``oom``);
-a job that raises ends ``error`` with its traceback kept; predictions with NaN, a wrong shape or
-dtype end ``invalid``. Truth is loaded, and every metric computed, in the runner's process only.
+Planning (:func:`plan_run`) resolves names, finds the dataset and expands the grid; running
+(:func:`run_plan`) hands each pending job to an executor (:mod:`harness.executors`; by default the
+local pool of processes forked from a warm fork server that never holds any test truth), which
+kills a job past the budget's wall-time limit (status ``timeout``) or memory limit (``oom``). A job
+that raises ends ``error`` with its traceback kept; predictions with NaN, a wrong shape or dtype end
+``invalid``. Truth is loaded, put in the job's test order, and every metric computed, in the
+runner's process only.
 Each finished job is written to the store at once, so an interrupted run loses nothing finished,
 and a rerun skips every job that already has an ``ok`` file (``--rerun-failed`` retries the rest).
 """
@@ -15,13 +16,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
-import tempfile
-import time
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,17 +28,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.api import Budget, Job, Predictions, Track
+from harness.api import Budget, Job, Predictions, Track, stable_hash, test_order
 from harness.cards import DatasetCard, dataset_fingerprint, load_card, resolve_dataset
 from harness.errors import InvalidPredictionError, ParbenchError
-from harness.job import EXIT_OOM, job_main
+from harness.executors import Executor, LocalExecutor, Outcome, Task
+from harness.job import EXIT_OOM
 from harness.provenance import git_state, package_versions
 from harness.registry import closest_names_error, method_config, method_kind, methods, methods_of, tracks
 from harness.store import Store
 
 __all__ = ["Plan", "RunSummary", "plan_run", "run_plan"]
-
-_POLL_S = 0.02
 
 
 @dataclass
@@ -84,9 +82,14 @@ def plan_run(
     Raises:
         UnknownNameError: A track, budget, dataset, subset or method name is unknown.
         DatasetNotFoundError: The dataset is not on disk.
+        BudgetError: A budget field or a method's config breaks its declared rule, or the weights file is missing.
     """
     track = tracks.get(track_name)()
-    the_budget = track.budget(budget, **(overrides or {}))
+    overrides = dict(overrides or {})
+    if overrides.get("weights", "random") != "random":  # jobs run in their own folder: give them the full path
+        overrides["weights"] = str(Path(overrides["weights"]).expanduser().resolve())
+    the_budget = track.budget(budget, **overrides)
+    the_budget.weights_id()  # a missing checkpoint fails here, once, not in every job
     card = load_card(dataset or track.budget_datasets.get(budget, track.default_dataset))
     if card.track != track.name:
         msg = f"dataset {card.name!r} belongs to track {card.track!r}, not {track.name!r}."
@@ -104,6 +107,10 @@ def plan_run(
         if name not in own:
             error = closest_names_error("method", name, own, where=f"track {track.name!r}")
             raise error
+        with warnings.catch_warnings():  # the libraries' import-time notices belong in the job logs, not here
+            warnings.simplefilter("ignore")
+            method_cls = methods.get(name)
+        method_cls.make_config(method_config(name))  # a bad config fails here, once, not in every job
     fingerprint = dataset_fingerprint(root)
     budget_dict = the_budget.to_dict()
     jobs = [
@@ -126,52 +133,43 @@ def plan_run(
     return Plan(track, the_budget, card, root, fingerprint, jobs)
 
 
-@dataclass
-class _Running:
-    job: Job
-    process: Any
-    out_dir: Path
-    started: float
-    started_at: str
-    peak_mb: float = 0.0
-    killed: str = ""
+def _order_seed(job: Job) -> int:
+    """Seed of the job's test order, from its key (which the method never receives)."""
+    return int(stable_hash({"job": job.key, "use": "test order"}), 16)
 
 
-def _context(preload: list[str]) -> Any:
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(preload)
-    return ctx
+def _task(plan: Plan, job: Job, device: str | None, n_threads: int) -> Task:
+    spec = {
+        "key": job.key,
+        "track": job.track,
+        "dataset": job.dataset,
+        "subset": job.subset,
+        "method": job.method,
+        "target": job.target,
+        "config": dict(job.config),
+        "seed": job.seed,
+        "order_seed": _order_seed(job),
+        "budget": dict(job.budget),
+        "card": dataclasses.asdict(plan.card),
+        "root": str(plan.root),
+        "device": device or plan.budget.device,
+        "n_threads": n_threads,
+        "runner_pid": os.getpid(),
+    }
+    return Task(job, spec, plan.budget.time_limit_s, plan.budget.memory_limit_mb)
 
 
-def _tree_rss_mb(pid: int) -> float:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        total = proc.memory_info().rss
-        for child in proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                continue
-    except psutil.Error:
-        return 0.0
-    return total / 2**20
+def _pending(plan: Plan, store: Store, *, rerun_failed: bool) -> list[Job]:
+    """Jobs of the plan without an ``ok`` file (with ``rerun_failed``, also those stored with another status)."""
+    store.open(plan.track.name)
+    done = store.statuses(plan.track.name)
+    return [j for j in plan.jobs if j.key not in done or (rerun_failed and done[j.key] != "ok")]
 
 
-def _kill_tree(pid: int) -> None:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        victims = [*proc.children(recursive=True), proc]
-    except psutil.Error:
-        return
-    for victim in victims:
-        try:
-            victim.send_signal(signal.SIGKILL)
-        except psutil.Error:
-            continue
+def _preload(plan: Plan, jobs: Sequence[Job]) -> list[str]:
+    """Modules the fork server imports once: the engine's job code, the track's and the methods' modules."""
+    return ["harness._quiet", "harness.job", "harness.api", type(plan.track).__module__,
+            *sorted({j.target.partition(":")[0] for j in jobs})]
 
 
 def run_plan(
@@ -183,68 +181,70 @@ def run_plan(
     device: str | None = None,
     progress: bool = True,
     on_result: Callable[[Job, str], None] | None = None,
+    executor: Executor | None = None,
 ) -> RunSummary:
-    """Run the plan's pending jobs, ``n_jobs`` at a time, storing each as it finishes.
+    """Run the plan's pending jobs through an executor, storing each as it finishes.
 
     Args:
         plan: From :func:`plan_run`.
         store: Where results go.
-        n_jobs: Jobs run at once.
+        n_jobs: Jobs run at once by the default :class:`~harness.executors.LocalExecutor`.
         rerun_failed: Also rerun jobs stored with a status other than ``ok``.
         device: ``auto``, ``cpu`` or ``cuda``; ``None`` takes the budget's device.
         progress: Show a progress bar on stderr.
         on_result: Called with each finished job and its status.
+        executor: Where the jobs run (default: a local pool of ``n_jobs`` processes).
 
     Returns:
         The statuses of the jobs run and the number skipped.
     """
-    from tqdm.auto import tqdm
-
-    store.open(plan.track.name)
-    done = store.statuses(plan.track.name)
-    pending = [j for j in plan.jobs if j.key not in done or (rerun_failed and done[j.key] != "ok")]
+    pending = _pending(plan, store, rerun_failed=rerun_failed)
     summary = RunSummary(skipped=len(plan.jobs) - len(pending))
     if not pending:
         return summary
     checkout = git_state(fresh=True)  # the code as the run starts: edits made while jobs run are not theirs
     _warm_up(plan.track)
-    preload = ["harness.job", "harness.api", type(plan.track).__module__]
-    preload += sorted({j.target.partition(":")[0] for j in pending})
-    ctx = _context(preload)
-    n_threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs))
-    truth_cache: dict[str, Any] = {}
-    queue = list(pending)
-    running: list[_Running] = []
-    bar = tqdm(total=len(pending), desc=f"{plan.track.name}", unit="job", disable=not progress, leave=True)
-    try:
-        while queue or running:
-            while queue and len(running) < max(1, n_jobs):
-                running.append(_start(ctx, plan, store, queue.pop(0), device, n_threads))
-            time.sleep(_POLL_S)
-            for item in list(running):
-                status = _watch(item, plan.budget)
-                if status is None:
-                    continue
-                running.remove(item)
-                status = _finish(item, plan, store, truth_cache, checkout)
-                summary.counts[status] += 1
-                if status != "ok":
-                    log = store.log_path(plan.track.name, item.job.key)
-                    summary.failed.append((item.job.label, status, str(log)))
-                    bar.write(f"{item.job.label}: {status} (log: {log})")
-                if on_result is not None:
-                    on_result(item.job, status)
-                bar.update(1)
-                bar.set_postfix(dict(summary.counts))
-    except BaseException:
-        for item in running:
-            _kill_tree(item.process.pid)
-            item.process.join(timeout=5)
-            shutil.rmtree(item.out_dir, ignore_errors=True)
-        raise
-    finally:
-        bar.close()
+    executor = executor if executor is not None else LocalExecutor(n_jobs)
+    n_threads = max(1, (os.cpu_count() or 1) // max(1, executor.n_slots))
+    queue = [_task(plan, job, device, n_threads) for job in pending]
+    scorer = _Scorer(plan, store, checkout)
+    with _Report(plan.track.name, len(pending), summary, store, progress=progress, on_result=on_result) as report:
+        with executor:
+            executor.open(_preload(plan, pending))
+            while queue or executor.n_running:
+                while queue and executor.n_running < executor.n_slots:
+                    executor.submit(queue.pop(0))
+                for outcome in executor.wait(timeout_s=0.5):
+                    report.add(outcome.task.job, scorer.finish(outcome))
     return summary
+
+
+class _Report:
+    """The console side of a run: a progress bar, one line per failed job, the summary's counts."""
+
+    def __init__(self, track: str, n_jobs: int, summary: RunSummary, store: Store, *, progress: bool,
+                 on_result: Callable[[Job, str], None] | None) -> None:
+        from tqdm.auto import tqdm
+
+        self.track, self.summary, self.store, self.on_result = track, summary, store, on_result
+        self.bar = tqdm(total=n_jobs, desc=track, unit="job", disable=not progress, leave=True)
+
+    def add(self, job: Job, status: str) -> None:
+        self.summary.counts[status] += 1
+        if status != "ok":
+            log = self.store.log_path(self.track, job.key)
+            self.summary.failed.append((job.label, status, str(log)))
+            self.bar.write(f"{job.label}: {status} (log: {log})")
+        if self.on_result is not None:
+            self.on_result(job, status)
+        self.bar.update(1)
+        self.bar.set_postfix(dict(self.summary.counts))
+
+    def __enter__(self) -> _Report:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
 
 
 def _warm_up(track: Any) -> None:
@@ -256,84 +256,62 @@ def _warm_up(track: Any) -> None:
                                             track.name, type(error).__name__, error)
 
 
-def _start(ctx: Any, plan: Plan, store: Store, job: Job, device: str | None, n_threads: int) -> _Running:
-    out_dir = Path(tempfile.mkdtemp(prefix=f"parbench-{job.key}-"))
-    spec = {
-        "key": job.key,
-        "track": job.track,
-        "dataset": job.dataset,
-        "subset": job.subset,
-        "method": job.method,
-        "target": job.target,
-        "config": dict(job.config),
-        "seed": job.seed,
-        "budget": dict(job.budget),
-        "card": dataclasses.asdict(plan.card),
-        "root": str(plan.root),
-        "device": device or plan.budget.device,
-        "n_threads": n_threads,
-        "log_path": str(store.log_path(job.track, job.key)),
-        "runner_pid": os.getpid(),
-    }
-    process = ctx.Process(target=job_main, args=(spec, str(out_dir)), name=f"parbench-{job.key}")
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    process.start()
-    return _Running(job, process, out_dir, time.perf_counter(), started_at)
+class _Scorer:
+    """Turns each ended job into its rows: classify the ending, score the predictions, write, clean up."""
 
+    def __init__(self, plan: Plan, store: Store, checkout: tuple[str, bool]) -> None:
+        self.plan, self.store, self.checkout = plan, store, checkout
+        self.truth_cache: dict[str, Any] = {}
 
-def _watch(item: _Running, budget: Budget) -> str | None:
-    """Return a status once the job has ended (killing it past a limit), else None."""
-    if not item.process.is_alive():
-        item.process.join()
-        return "ended"
-    item.peak_mb = max(item.peak_mb, _tree_rss_mb(item.process.pid))
-    if item.peak_mb > budget.memory_limit_mb:
-        item.killed = "oom"
-    elif time.perf_counter() - item.started > budget.time_limit_s:
-        item.killed = "timeout"
-    else:
-        return None
-    _kill_tree(item.process.pid)
-    item.process.join()
-    return item.killed
-
-
-def _finish(
-    item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any], checkout: tuple[str, bool]
-) -> str:
-    """Score or classify the ended job, write its rows and remove its scratch folder."""
-    wall_s = time.perf_counter() - item.started
-    meta: dict[str, Any] = {}
-    metrics: dict[str, float] = {}
-    error = ""
-    budget = plan.budget
-    code = item.process.exitcode
-    error_file = item.out_dir / "error.txt"
-    if item.killed == "timeout":
-        status, error = "timeout", f"killed after {wall_s:.1f} s; the budget allows {budget.time_limit_s:g} s"
-    elif item.killed == "oom":
-        status = "oom"
-        error = f"killed at {item.peak_mb:.0f} MiB resident; the budget allows {budget.memory_limit_mb} MiB"
-    elif code == EXIT_OOM:
-        status, error = "oom", error_file.read_text() if error_file.exists() else "MemoryError"
-    elif code != 0:
-        status = "error"
-        if error_file.exists():
-            error = error_file.read_text()
-        elif code is not None and code < 0:
-            name = signal.Signals(-code).name
-            error = f"killed by {name}" + (" (possibly the system's out-of-memory killer)" if name == "SIGKILL" else "")
-        else:
-            error = f"exited with status {code} and no traceback"
-    else:
-        meta = json.loads((item.out_dir / "meta.json").read_text())
-        status, metrics, error = _score(item, plan, store, truth_cache)
+    def finish(self, outcome: Outcome) -> str:
+        """Score or classify the ended job, write its rows and log, remove its scratch folder; return the status."""
+        job, plan = outcome.task.job, self.plan
+        _keep_log(outcome, self.store.log_path(job.track, job.key))
+        meta: dict[str, Any] = {}
+        metrics: dict[str, float] = {}
+        status, error = _ending(outcome, plan.budget)
         if status == "ok":
-            metrics.update(_costs(meta))
-    rows = _rows(item, plan, status, metrics, error, meta, wall_s, checkout)
-    store.write(plan.track.name, item.job.key, rows)
-    shutil.rmtree(item.out_dir, ignore_errors=True)
-    return status
+            meta = json.loads((outcome.out_dir / "meta.json").read_text())
+            meta["peak_memory_mb"] = max(outcome.peak_mb, float(meta.get("peak_memory_mb") or 0.0))
+            status, metrics, error = _score(outcome, plan, self.store, self.truth_cache)
+            if status == "ok":
+                metrics.update(_costs(meta))
+        rows = _rows(outcome, plan, status, metrics, error, meta, self.checkout)
+        self.store.write(plan.track.name, job.key, rows)
+        shutil.rmtree(outcome.out_dir, ignore_errors=True)
+        return status
+
+
+def _keep_log(outcome: Outcome, target: Path) -> None:
+    """Move the job's log from its scratch folder into the store (an empty one if the job wrote none)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = outcome.out_dir / "job.log"
+    if source.exists():
+        shutil.copyfile(source, target)
+    else:
+        target.write_text("")
+
+
+def _ending(outcome: Outcome, budget: Budget) -> tuple[str, str]:
+    """Status and error text of how the job's process ended (``ok`` when it exited cleanly)."""
+    code, wall_s = outcome.exitcode, outcome.wall_s
+    error_file = outcome.out_dir / "error.txt"
+    if outcome.killed == "timeout":
+        return "timeout", f"killed after {wall_s:.1f} s; the budget allows {budget.time_limit_s:g} s"
+    if outcome.killed == "oom":
+        return "oom", (f"killed at {outcome.peak_mb:.0f} MiB of its own memory (USS); "
+                       f"the budget allows {budget.memory_limit_mb} MiB")
+    if code == EXIT_OOM:
+        return "oom", error_file.read_text() if error_file.exists() else "MemoryError"
+    if code == 0:
+        return "ok", ""
+    if error_file.exists():
+        return "error", error_file.read_text()
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        return "error", f"killed by {name}" + (
+            " (possibly the system's out-of-memory killer)" if name == "SIGKILL" else "")
+    return "error", f"exited with status {code} and no traceback"
 
 
 def _figure_job(job: Job, plan: Plan) -> bool:
@@ -343,16 +321,19 @@ def _figure_job(job: Job, plan: Plan) -> bool:
 
 
 def _score(
-    item: _Running, plan: Plan, store: Store, truth_cache: dict[str, Any]
+    outcome: Outcome, plan: Plan, store: Store, truth_cache: dict[str, Any]
 ) -> tuple[str, dict[str, float], str]:
-    subset, seed = item.job.subset, item.job.seed
+    job = outcome.task.job
+    subset, seed = job.subset, job.seed
     key = f"{subset}\0{seed if plan.track.seeded_split else ''}"
     try:
         if key not in truth_cache:
             truth_cache.clear()  # one subset's truth at a time keeps memory bounded
             truth_cache[key] = plan.track.load_truth(plan.root, plan.card, subset, plan.budget, seed=seed)
         truth = truth_cache[key]
-        predictions = Predictions.load(item.out_dir / "predictions.npz")
+        if plan.track.shuffle_test:  # the order the job received its inputs in
+            truth = plan.track.reorder_truth(truth, test_order(len(truth), _order_seed(job)))
+        predictions = Predictions.load(outcome.out_dir / "predictions.npz")
         plan.track.validate(predictions, truth)
     except InvalidPredictionError as exc:
         return "invalid", {}, str(exc)
@@ -362,13 +343,14 @@ def _score(
         metrics = plan.track.evaluate(predictions, truth)
     except Exception:  # noqa: BLE001
         return "error", {}, "evaluation failed:\n" + traceback.format_exc()
-    if plan.track.has_figures and _figure_job(item.job, plan):
-        path = store.root / "leaderboards" / plan.track.name / f"{item.job.method}.png"
+    if plan.track.has_figures and _figure_job(job, plan):
+        path = store.root / "leaderboards" / plan.track.name / f"{job.method}.png"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            plan.track.save_figure(predictions, truth, path, title=f"{item.job.method} on {item.job.label}")
+            plan.track.save_figure(predictions, truth, path, title=f"{job.method} on {job.label}")
         except Exception:  # noqa: BLE001 - a figure never fails a job
-            (store.log_path(plan.track.name, item.job.key)).open("a").write(traceback.format_exc())
+            with store.log_path(plan.track.name, job.key).open("a") as handle:
+                handle.write(traceback.format_exc())
     bad = {k: v for k, v in metrics.items() if v != v}  # NaN
     if bad:
         return "invalid", {}, f"metrics undefined for these predictions: {sorted(bad)}"
@@ -376,6 +358,7 @@ def _score(
 
 
 def _costs(meta: dict[str, Any]) -> dict[str, float]:
+    """The cost metrics of a finished job; ``peak_memory_mb`` is its own memory (USS), not shared pages."""
     n_items = max(1, int(meta.get("n_test") or 1))
     return {
         "fit_s": float(meta["fit_s"]),
@@ -385,16 +368,15 @@ def _costs(meta: dict[str, Any]) -> dict[str, float]:
 
 
 def _rows(
-    item: _Running,
+    outcome: Outcome,
     plan: Plan,
     status: str,
     metrics: dict[str, float],
     error: str,
     meta: dict[str, Any],
-    wall_s: float,
     checkout: tuple[str, bool],
 ) -> list[dict[str, Any]]:
-    job = item.job
+    job = outcome.task.job
     commit, dirty = checkout
     common = {
         "job_key": job.key,
@@ -407,20 +389,22 @@ def _rows(
         "seed": job.seed,
         "status": status,
         "error": error[-20000:],
-        "wall_s": wall_s,
+        "wall_s": outcome.wall_s,
         "fit_s": meta.get("fit_s"),
         "predict_s": meta.get("predict_s"),
         "n_test": meta.get("n_test"),
-        "peak_memory_mb": max(item.peak_mb, meta.get("peak_memory_mb", 0.0)),
+        "peak_memory_mb": max(outcome.peak_mb, meta.get("peak_memory_mb") or 0.0),
+        "peak_device_memory_mb": meta.get("peak_device_memory_mb"),
         "device": meta.get("device", plan.budget.device),
         "budget": plan.budget.name,
         "budget_hash": job.budget_hash,
+        "weights": plan.budget.weights_id(),
         "budget_json": json.dumps(dict(job.budget), sort_keys=True),
         "fingerprint": job.fingerprint,
         "git_commit": commit,
         "git_dirty": dirty,
         "versions": package_versions(),
-        "started_at": item.started_at,
+        "started_at": outcome.started_at,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "log_path": str(Path("logs") / f"{job.key}.log"),
     }

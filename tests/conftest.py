@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import engine_faults
 import numpy as np
 import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=60)
 settings.load_profile("ci")
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
@@ -29,3 +31,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def results(tmp_path: Path) -> Path:
     """A fresh results folder."""
     return tmp_path / "results"
+
+
+engine_faults.register()

@@ -36,7 +36,7 @@ def test_run_leaderboard_report(cli, results, capsys):
         (["run", "toy", "--dataset", "nope"], "Unknown dataset 'nope'"),
         (["run", "toy", "--subsets", "esy"], "Unknown subset 'esy' in dataset 'toy_blobs'"),
         (["run", "toy", "--set", "time_limit"], "--set takes key=value"),
-        (["run", "toy", "--set", "bogus=1"], "key 'bogus' is not a field of ToyBudget"),
+        (["run", "toy", "--set", "bogus=1"], "key 'bogus' is not allowed; allowed keys"),
         (["leaderboard", "toy", "--budget", "paper"], "no results of track 'toy' under budget 'paper'"),
     ],
 )

@@ -5,7 +5,7 @@ import pytest
 
 from harness.api import Method
 from harness.errors import ParbenchError, UnknownNameError
-from harness.registry import Registry, closest_names_error, methods, methods_of, tracks
+from harness.registry import METHODS, Registry, closest_names_error, methods, methods_of, tracks
 
 
 def test_unknown_name_lists_close_matches_and_available():
@@ -81,5 +81,11 @@ def test_plugins_arrive_through_entry_points(monkeypatch):
 def test_every_builtin_resolves_to_its_track():
     for name in tracks.names():
         assert tracks.get(name).name == name
-    for name in methods_of("toy"):
-        assert methods.get(name).track == "toy"
+    for name, entry in METHODS.items():
+        if entry.track == "toy":
+            assert methods.get(name).track == "toy"
+
+
+def test_the_fault_methods_are_the_tests_own():
+    assert not [name for name, entry in METHODS.items() if entry.target.startswith("engine_faults")]
+    assert {"toy-hang", "toy-oom", "toy-raise", "anomaly-peek"} <= set(methods_of("toy")) | set(methods_of("anomaly"))

@@ -1,4 +1,4 @@
-"""Glue between the query loop's :class:`~harness.tracks.active_loop.PoolState` and scikit-activeml.
+"""Glue between the query loop's :class:`~harness.tracks.active.PoolState` and scikit-activeml.
 
 scikit-activeml strategies take the whole pool ``X`` with labels ``y`` where unlabelled rows hold
 ``nan``, candidate row numbers, and (for model-based strategies) a classifier; :func:`partial_labels`
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from skactiveml.base import SkactivemlClassifier
 
-from harness.tracks.active_loop import PoolState
+from harness.tracks.active import PoolState
 
 __all__ = ["FittedClassifier", "partial_labels", "rbf_median_gamma"]
 

@@ -15,20 +15,18 @@ License:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from skactiveml import pool
 
 from baselines.active_learning._skactiveml import partial_labels, rbf_median_gamma
 from harness.api import Context
-from harness.tracks.active_loop import PoolState, QueryStrategy
+from harness.options import option
+from harness.tracks.active import PoolState, QueryStrategy
 
 __all__ = ["CoreSet", "Quire"]
 
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 class CoreSet(QueryStrategy):
@@ -55,8 +53,8 @@ class Quire(QueryStrategy):
     class Config:
         """Options of QUIRE."""
 
-        lmbda: float = field(default=1.0, metadata=_help("Regularisation of the kernel least squares (> 0)."))
-        max_unlabelled: int = field(default=50, metadata=_help("Unlabelled rows one query sees (random subset)."))
+        lmbda: float = option(1.0, "Regularisation of the kernel least squares (> 0).", gt=0)
+        max_unlabelled: int = option(50, "Unlabelled rows one query sees (random subset).", ge=1)
 
     def prepare(self, features: np.ndarray, ctx: Context) -> None:
         """The pool's RBF kernel (median width), computed once."""

@@ -16,23 +16,21 @@ License:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from skactiveml import pool
 
 from baselines.active_learning._skactiveml import FittedClassifier, partial_labels, rbf_median_gamma
 from harness.api import Context
-from harness.tracks.active_loop import PoolState, QueryStrategy
+from harness.options import option
+from harness.tracks.active import PoolState, QueryStrategy
 
 __all__ = ["MEASURES", "InformationDensity", "RandomSampling", "UncertaintySampling"]
 
 #: Uncertainty measures, by our name -> scikit-activeml's ``method``.
 MEASURES = {"least_confidence": "least_confident", "margin": "margin_sampling", "entropy": "entropy"}
 
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 class RandomSampling(QueryStrategy):
@@ -59,7 +57,7 @@ class UncertaintySampling(QueryStrategy):
     class Config:
         """Options of uncertainty sampling."""
 
-        measure: str = field(default="least_confidence", metadata=_help("least_confidence, margin or entropy."))
+        measure: str = option("least_confidence", "Uncertainty measure.", choices=tuple(MEASURES))
 
     def _query(self, state: PoolState, *, method: str, weight: np.ndarray | None = None) -> np.ndarray:
         strategy = pool.UncertaintySampling(method=method, random_state=state.random_state())
@@ -75,9 +73,6 @@ class UncertaintySampling(QueryStrategy):
 
     def select(self, state: PoolState) -> np.ndarray:
         """The ``batch_size`` most uncertain unlabelled rows."""
-        if self.config.measure not in MEASURES:
-            msg = f"config measure of {self.name!r} must be one of {', '.join(MEASURES)}; got {self.config.measure!r}."
-            raise ValueError(msg)
         return self._query(state, method=MEASURES[self.config.measure])
 
 
@@ -91,7 +86,7 @@ class InformationDensity(UncertaintySampling):
     class Config:
         """Options of information density."""
 
-        beta: float = field(default=1.0, metadata=_help("Exponent of the density term."))
+        beta: float = option(1.0, "Exponent of the density term.")
 
     def prepare(self, features: np.ndarray, ctx: Context) -> None:
         """RBF kernel of the pool (median width), once; density sums are kept per unlabelled set."""

@@ -8,7 +8,7 @@ limit, and the job's device, seed and thread count; its own options come from it
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from baselines.anomalib_models.detector import AnomalibDetector
@@ -16,6 +16,7 @@ from baselines.anomalib_models.memory import pin_mmap_threshold
 from baselines.anomalib_models.trained import DEFAULT_TRAIN_BATCH_SIZE
 from harness.api import Budget, Context, Method, Predictions
 from harness.backbones import is_random
+from harness.options import option
 
 __all__ = ["AnomalibBaseline", "TrainedConfig"]
 
@@ -24,9 +25,9 @@ __all__ = ["AnomalibBaseline", "TrainedConfig"]
 class TrainedConfig:
     """Options every learned baseline shares; their ``Config`` classes extend it."""
 
-    train_batch_size: int = field(
-        default=DEFAULT_TRAIN_BATCH_SIZE,
-        metadata={"help": "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size."},
+    train_batch_size: int = option(
+        DEFAULT_TRAIN_BATCH_SIZE,
+        "Images per optimizer step, at most the budget's batch_size; 0 = the budget's batch_size.", ge=0,
     )
 
 

@@ -1,7 +1,7 @@
 """Centralised matrix factorisation: the ceiling of the ``fedrec`` track (all data on one server).
 
-The FedMF score model (:class:`harness.fedsim.MatrixFactorization`) trained on the pooled interactions of every
-user with minibatch Adam, for as many epochs as the budget has rounds, on the same samples' distribution (each
+The FedMF score model (:class:`harness.tracks.fedrec.fedsim.MatrixFactorization`) trained on the pooled interactions of
+every user with minibatch Adam, for as many epochs as the budget has rounds, on the same samples' distribution (each
 epoch: every training positive and ``n_negatives`` fresh negatives, drawn by the simulator's sampler). The
 epoch with the best validation HR@10 is kept, as the federated methods keep their best round. Communication:
 every training interaction goes to the server once (two int64 ids, round 0).
@@ -15,21 +15,19 @@ License:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from harness.api import Budget, Context, Method, Predictions
+from harness.options import option
 
 __all__ = ["CentralMF"]
 
 #: Bytes of one collected interaction: a user id and an item id, int64.
 INTERACTION_BYTES = 16
 
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 class CentralMF(Method):
@@ -44,15 +42,21 @@ class CentralMF(Method):
     class Config:
         """Options of the centralised trainer (its optimiser differs from the clients' SGD on purpose)."""
 
-        lr: float = field(default=0.01, metadata=_help("Adam learning rate."))
-        batch_size: int = field(default=4096, metadata=_help("Samples per minibatch of the pooled data."))
+        lr: float = option(0.01, "Adam learning rate.", gt=0)
+        batch_size: int = option(4096, "Samples per minibatch of the pooled data.", ge=1)
 
     def fit(self, train: Any, budget: Budget, ctx: Context) -> None:
         """Train for ``budget.n_rounds`` epochs; keep the parameters of the best validation epoch."""
         import torch
         import torch.nn.functional as F  # noqa: N812
 
-        from harness.fedsim import FedData, FedState, MatrixFactorization, sample_round, validation_hit_rate
+        from harness.tracks.fedrec.fedsim import (
+            FedData,
+            FedState,
+            MatrixFactorization,
+            sample_round,
+            validation_hit_rate,
+        )
 
         torch.set_num_threads(1)
         data = FedData.from_train(train)
@@ -89,7 +93,7 @@ class CentralMF(Method):
 
     def predict(self, inputs: Any) -> Predictions:
         """Scores of the best-validation epoch."""
-        from harness.tracks.fedrec_method import fedrec_predictions
+        from harness.tracks.fedrec import fedrec_predictions
 
         return fedrec_predictions(self.model_, self.state_, inputs, val_hr=self.val_hr_, bytes_up=self.bytes_up_,
                                   bytes_down=np.zeros_like(self.bytes_up_))

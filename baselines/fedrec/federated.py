@@ -1,6 +1,6 @@
 """The federated baselines of the ``fedrec`` track: FedMF, FedNCF and PFedRec on the shared simulator.
 
-Each is a thin adapter: it names its score model (:mod:`harness.fedsim.models`); the budget fixes rounds,
+Each is a thin adapter: it names its score model (:mod:`harness.tracks.fedrec.fedsim.models`); the budget fixes rounds,
 participants, local epochs, negatives, embedding size and learning rates, identical for all.
 
 References:
@@ -18,7 +18,7 @@ License:
 
 from __future__ import annotations
 
-from harness.tracks.fedrec_method import FederatedRecommender
+from harness.tracks.fedrec import FederatedRecommender
 
 __all__ = ["FedMF", "FedNCF", "PFedRec"]
 

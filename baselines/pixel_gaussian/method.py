@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from baselines.pixel_gaussian.model import fit_pixel_gaussian, pixel_gaussian_maps
 from harness.api import Budget, Context, Method, Predictions
+from harness.options import option
 
 __all__ = ["PixelGaussian"]
 
@@ -24,8 +25,8 @@ class PixelGaussian(Method):
     class Config:
         """Options of the floor."""
 
-        blur_sigma: float = field(default=1.0, metadata={"help": "Blur of the images before the model, px."})
-        smooth_sigma: float = field(default=2.0, metadata={"help": "Smoothing of the maps, px."})
+        blur_sigma: float = option(1.0, "Blur of the images before the model, px.", ge=0)
+        smooth_sigma: float = option(2.0, "Smoothing of the maps, px.", ge=0)
 
     def fit(self, train: object, budget: Budget, ctx: Context) -> None:
         """Per-pixel mean and std of the training images."""

@@ -6,9 +6,26 @@ import argparse
 
 from harness.cli._base import Subcommand
 
-__all__ = ["List"]
+__all__ = ["List", "tracks_table"]
 
 WHAT = ("tracks", "methods", "datasets", "budgets")
+
+
+def tracks_table() -> str:
+    """The Markdown table of the registered tracks (the README's track table is this table, tested)."""
+    from tabulate import tabulate
+
+    from harness.registry import tracks
+
+    rows = []
+    for name in tracks.names():
+        entry = tracks.meta(name).get("entry")
+        if entry is None:  # a plugin track: only its target is known without importing it
+            rows.append([f"`{name}`", tracks.target(name), "", ""])
+            continue
+        session = f"`nox -s bench-{name}`" if entry.bench else ""
+        rows.append([f"`{name}`", entry.task, entry.default_data, session])
+    return tabulate(rows, headers=["track", "task", "embedded default data", "leaderboard"], tablefmt="github")
 
 
 class List(Subcommand):
@@ -31,8 +48,8 @@ class List(Subcommand):
         from harness.registry import methods, methods_of, tracks
 
         if args.what == "tracks":
-            rows = [[name, tracks.target(name)] for name in tracks.names()]
-            headers = ["track", "target"]
+            print(tracks_table())
+            return 0
         elif args.what == "methods":
             names = methods_of(args.track) if args.track else methods.names()
             rows = [

@@ -3,7 +3,7 @@ r"""User-item interaction files: the loaders of MovieLens-100K, MovieLens-1M, La
 Each loader reads one official file into an :class:`Interactions` table, one row per line of the file,
 in file order; user and item ids are re-numbered 0..n-1 in sorted order of the raw ids (numeric order
 when every raw id is a number). Ratings and timestamps are kept as read; binarisation, deduplication,
-the minimum history and the split are the track's business (:mod:`harness.tracks.fedrec_split`).
+the minimum history and the split are the track's business (:mod:`harness.tracks.fedrec.split`).
 
 Formats (:data:`FORMATS`), and the file each subset folder holds:
 

@@ -3,7 +3,7 @@
 The wrapped baseline keeps its score model, its training, its uploads and its budget; PLGC adds, on every
 client, its local item table (the one it fine-tuned in its last round) kept beside the frozen global table, the
 two mixed in the forward pass with an NTK-based weight per client, and a decorrelation loss on the item
-embeddings during local training (:class:`methods.plgc.model.PLGCView`, :mod:`harness.fedsim.simulation`).
+embeddings during local training (:class:`methods.plgc.model.PLGCView`, :mod:`harness.tracks.fedrec.fedsim.simulation`).
 Ablations are configs: ``weighting="fixed"`` (alpha = ``fixed_weight``) and ``decorrelation_weight=0``.
 
 Reference:
@@ -16,23 +16,20 @@ License:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import BudgetError
-from harness.tracks.fedrec_method import FederatedRecommender
+from harness.options import option
+from harness.tracks.fedrec import FederatedRecommender
 from methods.plgc.model import PLGCView
 
 __all__ = ["BASES", "PLGC"]
 
-#: Baselines PLGC wraps -> their score model (:data:`harness.fedsim.models.MODELS`).
+#: Baselines PLGC wraps -> their score model (:data:`harness.tracks.fedrec.fedsim.models.MODELS`).
 BASES = {"fedmf": "mf", "fedncf": "ncf", "pfedrec": "pfedrec"}
 #: Ways to set the weight of the local table.
 WEIGHTINGS = ("ntk", "fixed")
 
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 class PLGC(FederatedRecommender):
@@ -46,36 +43,19 @@ class PLGC(FederatedRecommender):
     class Config:
         """Options of PLGC."""
 
-        base: str = field(default="fedmf", metadata=_help("Baseline wrapped: fedmf, fedncf or pfedrec."))
-        weighting: str = field(default="ntk", metadata=_help("Local/global weight: ntk (per client) or fixed."))
-        fixed_weight: float = field(default=0.5, metadata=_help("Weight of the local table when weighting=fixed."))
-        decorrelation_weight: float = field(
-            default=1.0, metadata=_help("Factor of the decorrelation loss; 0 turns it off.")
-        )
+        base: str = option("fedmf", "Baseline wrapped: fedmf, fedncf or pfedrec.", choices=BASES)
+        weighting: str = option("ntk", "Local/global weight: ntk (per client) or fixed.", choices=WEIGHTINGS)
+        fixed_weight: float = option(0.5, "Weight of the local table when weighting=fixed.", ge=0, le=1)
+        decorrelation_weight: float = option(1.0, "Factor of the decorrelation loss; 0 turns it off.", ge=0)
 
-    def _checked(self) -> Any:
-        config = self.config
-        if config.base not in BASES:
-            msg = f"config of method 'plgc': base must be one of {', '.join(BASES)}; got {config.base!r}."
-            raise BudgetError(msg)
-        if config.weighting not in WEIGHTINGS or not 0 <= config.fixed_weight <= 1:
-            msg = (
-                f"config of method 'plgc': weighting must be one of {', '.join(WEIGHTINGS)} and fixed_weight in "
-                f"[0, 1]; got {config.weighting!r} and {config.fixed_weight}."
-            )
-            raise BudgetError(msg)
-        if config.decorrelation_weight < 0:
-            msg = f"config of method 'plgc': decorrelation_weight must be >= 0; got {config.decorrelation_weight}."
-            raise BudgetError(msg)
-        return config
 
     def build_model(self, budget: Any) -> Any:
         """The wrapped baseline's score model."""
-        from harness.fedsim import make_model
+        from harness.tracks.fedrec.fedsim import make_model
 
-        return make_model(BASES[self._checked().base], budget.embedding_dim)
+        return make_model(BASES[self.config.base], budget.embedding_dim)
 
     def make_view(self, budget: Any) -> PLGCView:
         """The local-global view: NTK (or fixed) weight and the decorrelation loss."""
-        config = self._checked()
+        config = self.config
         return PLGCView(config.weighting, config.fixed_weight, config.decorrelation_weight)

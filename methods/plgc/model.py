@@ -55,7 +55,7 @@ def private_jacobian(
     """Jacobian of each client's logits with respect to its private parameters (forward mode, vmapped).
 
     Args:
-        model: A :class:`harness.fedsim.FedModel`.
+        model: A :class:`harness.tracks.fedrec.fedsim.FedModel`.
         private: Each private parameter, float32 of shape (B, ...).
         item_emb: float32 tensor of shape (B, S, dim), the embeddings of the items scored.
         dense: Each dense shared parameter, float32 of shape (B, ...).
@@ -145,7 +145,7 @@ def decorrelation_loss(item_emb: torch.Tensor, mask: torch.Tensor) -> torch.Tens
 
 @dataclass
 class PLGCView:
-    """The simulator's local-global view of PLGC (:class:`harness.fedsim.LocalGlobalView`).
+    """The simulator's local-global view of PLGC (:class:`harness.tracks.fedrec.fedsim.LocalGlobalView`).
 
     Attributes:
         weighting: ``"ntk"`` (alpha from :func:`ntk_weight` each round) or ``"fixed"`` (alpha = ``fixed_weight``).

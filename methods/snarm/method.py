@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from harness.api import Budget, Context, Method, Predictions
+from harness.options import option
 from methods.snarm.anomaly_map import anomaly_maps
 from methods.snarm.model import HEAD_SPECS, MIXERS, PatchFeatureExtractor, SnarmNet, build_backbone, snarm_loss
 from methods.snarm.residuals import greedy_coreset, knn_mean_residual, residual_tokens
@@ -29,27 +30,7 @@ from methods.snarm.synth_anomalies import synthesize_anomalies
 __all__ = ["Snarm"]
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
-
-#: Constraints on the config, checked at the start of ``fit``: key -> (rule, allowed values in words).
-_CONFIG_RULES = {
-    "k_neighbors": (lambda v: v >= 1, ">= 1"),
-    "reference_ratio": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
-    "coreset_ratio": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
-    "local_pool": (lambda v: v >= 1 and v % 2 == 1, "an odd number >= 1"),
-    "mixer": (lambda v: v in MIXERS, f"one of {MIXERS}"),
-    "n_heads": (lambda v: 1 <= v <= len(HEAD_SPECS), f"in [1, {len(HEAD_SPECS)}]"),
-    "d_model": (lambda v: v >= 1, ">= 1"),
-    "n_layers": (lambda v: v >= 1, ">= 1"),
-    "d_state": (lambda v: v >= 1, ">= 1"),
-    "synthetic_per_image": (lambda v: v >= 1, ">= 1"),
-    "anomaly_probability": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
-    "max_opacity": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
-    "loop_threads": (lambda v: v >= 1, ">= 1"),
-    "knn_chunk_size": (lambda v: v >= 1, ">= 1"),
-}
 
 
 class Snarm(Method):
@@ -64,35 +45,29 @@ class Snarm(Method):
     class Config:
         """Options of SNARM; the ablations of the registry override some of them."""
 
-        k_neighbors: int = field(default=3, metadata=_help("Bank neighbours averaged into the inter-residual."))
-        reference_ratio: float = field(default=0.75, metadata=_help("Share of patches used as in-image references."))
-        coreset_ratio: float = field(default=0.1, metadata=_help("Share of bank features kept by greedy coreset."))
-        local_pool: int = field(default=3, metadata=_help("Local feature averaging window, in patches."))
-        use_intra: bool = field(default=True, metadata=_help("Feed the intra-residual (False: ablation)."))
-        mixer: str = field(default="mamba", metadata=_help("Sequence mixer of the heads: mamba or mlp (ablation)."))
-        n_heads: int = field(default=4, metadata=_help("Heads (scan order and dilation each), averaged."))
-        d_model: int = field(default=32, metadata=_help("Width of each head."))
-        n_layers: int = field(default=1, metadata=_help("Mixer layers per head."))
-        d_state: int = field(default=4, metadata=_help("Mamba state size."))
-        synthetic_per_image: int = field(default=4, metadata=_help("Synthetic training samples per good image."))
-        anomaly_probability: float = field(default=0.7, metadata=_help("Share of synthetic samples with an anomaly."))
-        max_opacity: float = field(default=0.8, metadata=_help("Upper bound of the image's share in a blended region."))
-        learning_rate: float = field(default=2e-3, metadata=_help("AdamW learning rate."))
-        weight_decay: float = field(default=1e-4, metadata=_help("AdamW weight decay."))
-        focal_gamma: float = field(default=2.0, metadata=_help("Focusing parameter of the focal loss."))
-        sigma_at_256: float = field(default=4.0, metadata=_help("Map smoothing sigma at 256 px, scaled, in px."))
-        pool_at_256: int = field(default=16, metadata=_help("Score pooling window at 256 px, scaled, in px."))
-        loop_threads: int = field(
-            default=1, metadata=_help("CPU threads of the coreset and training loops (small ops), at most the job's.")
+        k_neighbors: int = option(3, "Bank neighbours averaged into the inter-residual.", ge=1)
+        reference_ratio: float = option(0.75, "Share of patches used as in-image references.", gt=0, le=1)
+        coreset_ratio: float = option(0.1, "Share of bank features kept by greedy coreset.", gt=0, le=1)
+        local_pool: int = option(3, "Local feature averaging window, in patches.", ge=1, odd=True)
+        use_intra: bool = option(True, "Feed the intra-residual (False: ablation).")
+        mixer: str = option("mamba", "Sequence mixer of the heads: mamba or mlp (ablation).", choices=MIXERS)
+        n_heads: int = option(4, "Heads (scan order and dilation each), averaged.", ge=1, le=len(HEAD_SPECS))
+        d_model: int = option(32, "Width of each head.", ge=1)
+        n_layers: int = option(1, "Mixer layers per head.", ge=1)
+        d_state: int = option(4, "Mamba state size.", ge=1)
+        synthetic_per_image: int = option(4, "Synthetic training samples per good image.", ge=1)
+        anomaly_probability: float = option(0.7, "Share of synthetic samples with an anomaly.", ge=0, le=1)
+        max_opacity: float = option(0.8, "Upper bound of the image's share in a blended region.", ge=0, le=1)
+        learning_rate: float = option(2e-3, "AdamW learning rate.", gt=0)
+        weight_decay: float = option(1e-4, "AdamW weight decay.", ge=0)
+        focal_gamma: float = option(2.0, "Focusing parameter of the focal loss.", ge=0)
+        sigma_at_256: float = option(4.0, "Map smoothing sigma at 256 px, scaled, in px.", ge=0)
+        pool_at_256: int = option(16, "Score pooling window at 256 px, scaled, in px.", ge=1)
+        loop_threads: int = option(
+            1, "CPU threads of the coreset and training loops (small ops), at most the job's.", ge=1
         )
-        knn_chunk_size: int = field(default=2048, metadata=_help("Queries per nearest-neighbour chunk."))
+        knn_chunk_size: int = option(2048, "Queries per nearest-neighbour chunk.", ge=1)
 
-    def _validate_config(self) -> None:
-        for key, (rule, allowed) in _CONFIG_RULES.items():
-            value = getattr(self.config, key)
-            if not rule(value):
-                msg = f"config {key!r} of method 'snarm' must be {allowed}; got {value!r}."
-                raise ValueError(msg)
 
     @contextmanager
     def _loop_threads(self) -> Iterator[None]:
@@ -132,7 +107,6 @@ class Snarm(Method):
 
     def fit(self, train: Any, budget: Budget, ctx: Context) -> None:
         """Build the bank, draw synthetic anomalies, train the network for ``budget.max_steps`` steps."""
-        self._validate_config()
         cfg = self.config
         self.n_threads = max(1, ctx.n_threads)
         torch.set_num_threads(self.n_threads)

@@ -10,19 +10,17 @@ License:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from harness.api import Context
-from harness.tracks.active_loop import PoolState, QueryStrategy
+from harness.options import option
+from harness.tracks.active import PoolState, QueryStrategy
 from methods.triple_measures.model import TripleMeasureState, median_gamma, rbf_kernel
 
 __all__ = ["TripleMeasures"]
 
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 class TripleMeasures(QueryStrategy):
@@ -36,12 +34,10 @@ class TripleMeasures(QueryStrategy):
     class Config:
         """Options of the triple-measure strategy."""
 
-        beta: float = field(default=1.0, metadata=_help("Weight of representativeness against uncertainty."))
-        gamma: float = field(default=0.0, metadata=_help("RBF width; 0 = median heuristic on the pool."))
-        use_uncertainty: bool = field(default=True, metadata=_help("Fuse with the BvSB uncertainty."))
-        probability_weighting: bool = field(
-            default=True, metadata=_help("Weight the kernel by the rows' (estimated) label vectors.")
-        )
+        beta: float = option(1.0, "Weight of representativeness against uncertainty.", ge=0)
+        gamma: float = option(0.0, "RBF width; 0 = median heuristic on the pool.", ge=0)
+        use_uncertainty: bool = option(True, "Fuse with the BvSB uncertainty.")
+        probability_weighting: bool = option(True, "Weight the kernel by the rows' (estimated) label vectors.")
 
     def prepare(self, features: np.ndarray, ctx: Context) -> None:
         """Compute the pool's RBF kernel once; the label-side sums start empty."""

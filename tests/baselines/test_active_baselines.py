@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from baselines.active_learning import CoreSet, InformationDensity, Quire, RandomSampling, UncertaintySampling  # noqa: E402
 from harness.api import Context  # noqa: E402
-from harness.tracks.active_loop import PoolState  # noqa: E402
+from harness.tracks.active import PoolState  # noqa: E402
 
 SEED = 0
 N_POOL, N_CLASSES = 30, 3

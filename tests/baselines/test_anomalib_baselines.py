@@ -139,7 +139,7 @@ def test_trains_exactly_max_steps_on_capped_batches(case):
 
 @pytest.mark.parametrize("ratio", [0.0, 1.5])
 def test_patchcore_coreset_ratio_outside_unit_interval_is_refused(ratio):
-    with pytest.raises(ValueError, match=rf"coreset_sampling_ratio of PatchCore must be in \(0, 1\]; got {ratio}"):
+    with pytest.raises(ValueError, match=rf"patchcore.: coreset_sampling_ratio must be > 0 and <= 1; got {ratio}"):
         fit_predict(Patchcore, config={"coreset_sampling_ratio": ratio})
 
 

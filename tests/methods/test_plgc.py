@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from harness.errors import BudgetError
-from harness.fedsim import make_model
 from harness.registry import method_config, method_kind
+from harness.tracks.fedrec.fedsim import make_model
 from methods.plgc import PLGC
 from methods.plgc.model import (
     MIN_DECORRELATION_SAMPLES,

@@ -359,9 +359,11 @@ def test_fit_leaves_the_global_torch_random_state_alone():
 
 def test_invalid_config_names_the_key():
     train, _, budget = _tiny_data()
-    expected = r"config 'mixer' of method 'snarm' must be one of \('mamba', 'mlp'\); got 'gru'"
+    expected = r"config of method 'snarm': mixer must be one of mamba, mlp; got 'gru'"
     with pytest.raises(ValueError, match=expected):
         Snarm(Snarm.make_config({"mixer": "gru"})).fit(train, budget, Context(seed=SEED))
+    with pytest.raises(ValueError, match=r"config of method 'snarm': local_pool must be >= 1 and odd; got 4"):
+        Snarm.make_config({"local_pool": 4})
 
 
 def test_backbone_layers_and_weights_errors_name_the_problem(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.api import Context
-from harness.tracks.active_loop import PoolState
+from harness.tracks.active import PoolState
 from methods.triple_measures import TripleMeasures
 from methods.triple_measures.model import (
     TripleMeasureState,

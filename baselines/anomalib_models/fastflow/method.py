@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from baselines.anomalib_models.adapter import AnomalibBaseline, TrainedConfig
 from baselines.anomalib_models.fastflow.model import FastflowDetector
+from harness.options import option
 
 __all__ = ["Fastflow"]
 
@@ -25,8 +26,8 @@ class Fastflow(AnomalibBaseline):
     class Config(TrainedConfig):
         """Options of FastFlow (anomalib's defaults for ResNet18)."""
 
-        flow_steps: int = field(default=8, metadata={"help": "Coupling blocks per flow."})
-        conv3x3_only: bool = field(default=False, metadata={"help": "Only 3x3 convolutions in the coupling subnets."})
-        hidden_ratio: float = field(default=1.0, metadata={"help": "Subnet hidden channels / input channels."})
-        learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate."})
-        weight_decay: float = field(default=1e-5, metadata={"help": "Adam weight decay."})
+        flow_steps: int = option(8, "Coupling blocks per flow.", ge=1)
+        conv3x3_only: bool = option(False, "Only 3x3 convolutions in the coupling subnets.")
+        hidden_ratio: float = option(1.0, "Subnet hidden channels / input channels.", gt=0)
+        learning_rate: float = option(1e-3, "Adam learning rate.", gt=0)
+        weight_decay: float = option(1e-5, "Adam weight decay.", ge=0)

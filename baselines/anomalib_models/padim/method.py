@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from baselines.anomalib_models.adapter import AnomalibBaseline
 from baselines.anomalib_models.padim.model import PadimDetector
+from harness.options import option
 
 __all__ = ["Padim"]
 
@@ -24,9 +25,6 @@ class Padim(AnomalibBaseline):
     class Config:
         """Options of PaDiM."""
 
-        n_features: int = field(
-            default=0,
-            metadata={
-                "help": "Random channel subset size; 0 = anomalib's default (100 resnet18, 550 wide_resnet50_2)."
-            },
+        n_features: int = option(
+            0, "Random channel subset size; 0 = anomalib's default (100 resnet18, 550 wide_resnet50_2).", ge=0
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from baselines.anomalib_models.adapter import AnomalibBaseline
 from baselines.anomalib_models.patchcore.model import PatchcoreDetector
+from harness.options import option
 
 __all__ = ["Patchcore"]
 
@@ -21,9 +22,9 @@ class Patchcore(AnomalibBaseline):
     class Config:
         """Options of PatchCore (anomalib's defaults)."""
 
-        coreset_sampling_ratio: float = field(
-            default=0.1, metadata={"help": "Fraction of the training patch features kept in the memory bank, (0, 1]."}
+        coreset_sampling_ratio: float = option(
+            0.1, "Fraction of the training patch features kept in the memory bank, (0, 1].", gt=0, le=1
         )
-        num_neighbors: int = field(
-            default=9, metadata={"help": "Memory-bank neighbours that re-weight the image score (1 = plain maximum)."}
+        num_neighbors: int = option(
+            9, "Memory-bank neighbours that re-weight the image score (1 = plain maximum).", ge=1
         )

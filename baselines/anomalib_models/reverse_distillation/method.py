@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from baselines.anomalib_models.adapter import AnomalibBaseline, TrainedConfig
 from baselines.anomalib_models.reverse_distillation.model import ReverseDistillationDetector
+from harness.options import option
 
 __all__ = ["ReverseDistillation"]
 
@@ -24,8 +25,8 @@ class ReverseDistillation(AnomalibBaseline):
     class Config(TrainedConfig):
         """Options of Reverse Distillation (anomalib's defaults)."""
 
-        anomaly_map_mode: str = field(
-            default="add", metadata={"help": "How the per-layer maps combine: 'add' or 'multiply'."}
+        anomaly_map_mode: str = option(
+            "add", "How the per-layer maps combine: 'add' or 'multiply'.", choices=("add", "multiply")
         )
-        learning_rate: float = field(default=0.005, metadata={"help": "Adam learning rate of bottleneck and decoder."})
-        betas: tuple[float, float] = field(default=(0.5, 0.99), metadata={"help": "Adam betas."})
+        learning_rate: float = option(0.005, "Adam learning rate of bottleneck and decoder.", gt=0)
+        betas: tuple[float, float] = option((0.5, 0.99), "Adam betas.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from baselines.anomalib_models.adapter import AnomalibBaseline, TrainedConfig
 from baselines.anomalib_models.stfpm.model import StfpmDetector
+from harness.options import option
 
 __all__ = ["Stfpm"]
 
@@ -22,6 +23,6 @@ class Stfpm(AnomalibBaseline):
     class Config(TrainedConfig):
         """Options of STFPM (optimiser: anomalib's defaults)."""
 
-        learning_rate: float = field(default=0.4, metadata={"help": "SGD learning rate of the student."})
-        momentum: float = field(default=0.9, metadata={"help": "SGD momentum."})
-        weight_decay: float = field(default=1e-3, metadata={"help": "SGD weight decay."})
+        learning_rate: float = option(0.4, "SGD learning rate of the student.", gt=0)
+        momentum: float = option(0.9, "SGD momentum.", ge=0)
+        weight_decay: float = option(1e-3, "SGD weight decay.", ge=0)
