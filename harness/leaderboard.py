@@ -266,6 +266,7 @@ def write_leaderboard(
         "datasets": ", ".join(f"{d} (fingerprint {g['fingerprint'].iloc[0]})" for d, g in chosen.groupby("dataset")),
         "seeds": ", ".join(str(s) for s in sorted(chosen["seed"].unique())),
         "device": ", ".join(sorted(chosen["device"].dropna().unique())),
+        "weights": ", ".join(sorted(chosen.get("weights", pd.Series(dtype=str)).dropna().unique())) or "random",
         "commit": ", ".join(c[:12] for c in commits) + (" (dirty)" if chosen["git_dirty"].any() else ""),
         "jobs": f"{len(job_status)} ({int((job_status != 'ok').sum())} failed)",
     }

@@ -28,6 +28,7 @@ FAULTS = {
     "toy-oom": ("engine_faults:AllocatesTooMuch", "toy"),
     "toy-nan": ("engine_faults:ReturnsNaN", "toy"),
     "toy-badshape": ("engine_faults:BadShape", "toy"),
+    "toy-cuda-alloc": ("engine_faults:AllocatesOnDevice", "toy"),
 }
 #: Tracks that get a ``<track>-peek`` method.
 PEEK_TRACKS = ("active", "anomaly", "fedrec", "toy")
@@ -110,6 +111,25 @@ class BadShape(NoOp):
         """Shape (n_test - 1,)."""
         n_short = len(inputs) - 1
         return Predictions.of(labels=np.zeros(n_short, dtype=np.int64), scores=np.zeros(n_short))
+
+
+class AllocatesOnDevice(NoOp):
+    """Holds ``mib`` MiB of CUDA memory during ``fit`` (``ctx.device`` must be cuda)."""
+
+    name = "toy-cuda-alloc"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        """Options of the device allocator."""
+
+        mib: int = option(64, "CUDA memory held during fit, in MiB.", ge=1)
+
+    def fit(self, train: Any, budget: Budget, ctx: Context) -> None:
+        """Allocate and touch the memory on the job's device."""
+        import torch
+
+        block = torch.ones(self.config.mib * 2**18, device=ctx.device)  # float32: 4 bytes each
+        self.total = float(block.sum())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -71,3 +71,18 @@ def test_check_update_then_pass_then_detect_regression(cli, results, capsys):
 def test_help_explains_and_module_entry_point_works():
     out = subprocess.run([sys.executable, "-m", "harness", "run", "--help"], capture_output=True, text=True, check=True)
     assert "--rerun-failed" in out.stdout and "PARBENCH_DATA" in out.stdout
+
+
+def test_the_readme_track_table_is_the_registry_table():
+    from pathlib import Path
+
+    from harness.cli.listing import tracks_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert tracks_table() in readme, "regenerate the README's track table with `parbench list tracks`"
+
+
+def test_list_tracks_prints_the_registry_table(capsys):
+    assert main(["list", "tracks"]) == 0
+    out = capsys.readouterr().out
+    assert "`anomaly`" in out and "`nox -s bench-anomaly`" in out and "engine self-test" in out

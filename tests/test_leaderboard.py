@@ -107,3 +107,29 @@ def test_header_names_the_fields_set_otherwise_than_the_preset(tmp_path):
     _, md_path = write_leaderboard(rows, track="t", metrics=METRICS, budget="default", out_dir=tmp_path,
                                    preset={**preset, "lr": 0.5})
     assert "- budget: default (hash h1)\n" in md_path.read_text()
+
+
+def test_the_header_names_the_weights_by_content(tmp_path, data_root):
+    from harness.leaderboard import write_leaderboard
+    from harness.runner import plan_run, run_plan
+    from harness.store import Store
+
+    weights = tmp_path / "a.pth"
+    weights.write_bytes(b"checkpoint bytes")
+    moved = tmp_path / "moved.pth"
+    moved.write_bytes(b"checkpoint bytes")
+    plan = plan_run("toy", budget="smoke", data_root=data_root, method_names=["toy-centroid"], subsets=["easy"],
+                    overrides={"weights": str(weights)})
+    other = plan_run("toy", budget="smoke", data_root=data_root, method_names=["toy-centroid"], subsets=["easy"],
+                     overrides={"weights": str(moved)})
+    assert plan.budget.hash() == other.budget.hash()  # the same content at another path: the same budget
+    moved.write_bytes(b"other bytes")
+    changed = plan_run("toy", budget="smoke", data_root=data_root, method_names=["toy-centroid"], subsets=["easy"],
+                       overrides={"weights": str(moved)})
+    assert changed.budget.hash() != plan.budget.hash()
+    store = Store(tmp_path / "results")
+    run_plan(plan, store, progress=False)
+    _, md = write_leaderboard(store.read("toy"), track="toy", metrics=plan.track.all_metrics, budget="smoke",
+                              out_dir=tmp_path / "boards")
+    assert f"- weights: {plan.budget.weights_id()}" in md.read_text()
+    assert plan.budget.weights_id().startswith("sha256:")

@@ -102,7 +102,8 @@ class Run(Subcommand):
             progress=not args.no_progress,
         )
         counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items())) or "nothing to run"
-        print(f"{plan.track.name}: {counts}; {summary.skipped} already stored.", file=sys.stderr)
+        print(f"{plan.track.name}: {counts}; {summary.skipped} already stored; results in "
+              f"{store.track_dir(plan.track.name)} (logs in logs/).", file=sys.stderr)
         if args.leaderboard:
             from harness.cli.leaderboard import write_track_leaderboard
 

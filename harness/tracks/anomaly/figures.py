@@ -14,9 +14,11 @@ __all__ = ["panel"]
 N_SHOWN = 6
 
 
-def _pick(labels: np.ndarray) -> list[int]:
-    anomalous = np.flatnonzero(labels == 1)
-    good = np.flatnonzero(labels == 0)
+def _pick(labels: np.ndarray, paths: list[str]) -> list[int]:
+    """Rows to show, chosen by file name: every method's panel shows the same images, whatever its test order."""
+    by_path = np.argsort(np.asarray(paths, dtype=object), kind="stable")
+    anomalous = by_path[labels[by_path] == 1]
+    good = by_path[labels[by_path] == 0]
     n_bad = min(len(anomalous), N_SHOWN - min(2, len(good)))
     step = max(1, len(anomalous) // max(1, n_bad))
     chosen = list(anomalous[::step][:n_bad]) + list(good[: N_SHOWN - n_bad])
@@ -40,7 +42,7 @@ def panel(predictions: Predictions, truth: object, path: Path, *, title: str) ->
 
     from harness.tracks.anomaly import upsample_maps
 
-    chosen = _pick(truth.labels)
+    chosen = _pick(truth.labels, truth.paths)
     shape = truth.masks.shape[1:]
     maps = upsample_maps(predictions["maps"][chosen], shape)
     low, high = float(predictions["maps"].min()), float(predictions["maps"].max())

@@ -92,3 +92,17 @@ def test_budgets_are_complete_and_distinct():
     hashes = {track.budget(name).hash() for name in ("smoke", "default", "paper")}
     assert len(hashes) == 3
     assert track.budget("paper").mask_size == 0 and track.budget("paper").device == "cuda"
+
+
+def test_figure_panels_show_the_same_images_whatever_the_test_order(synth):
+    from harness.tracks.anomaly.figures import _pick
+
+    root, card = synth
+    track = AnomalyTrack()
+    budget = track.budget("smoke")
+    truth = track.load_truth(root, card, track.budget_subsets["smoke"][0], budget)
+    order = np.random.default_rng(5).permutation(len(truth))
+    moved = truth.take(order)
+    assert [truth.paths[i] for i in _pick(truth.labels, truth.paths)] == [
+        moved.paths[i] for i in _pick(moved.labels, moved.paths)
+    ]

@@ -108,3 +108,21 @@ def test_missing_train_good(tmp_path, helpers):
     (root / "bagel/train/good").rename(root / "bagel/train/ok")
     with pytest.raises(DataLayoutError, match=r"folder train/good/ is missing"):
         mvtec_3d.load_index(root, "bagel")
+
+
+def test_point_clouds_reach_a_job_as_arrays_at_the_image_size(tmp_path, helpers):
+    from harness.cards import load_card
+    from harness.tracks.anomaly import AnomalyTrack
+
+    root = _write_3d(tmp_path, helpers)
+    index = mvtec_3d.load_index(root, "bagel")
+    batch = mvtec_3d.read_xyz_batch(index.xyz_path.tolist(), 6)
+    assert batch.shape == (len(index), 6, 6, 3) and batch.dtype == np.float32
+    full = tifffile.imread(index.xyz_path[0])
+    np.testing.assert_array_equal(batch[0], full[::2, ::2])  # nearest neighbour: no blend across sensor holes
+    track = AnomalyTrack()
+    budget = track.budget("smoke", image_size=8, mask_size=8)
+    inputs = track.load_test_inputs(root, load_card("mvtec_3d"), "bagel", budget)
+    assert inputs.xyz.shape == (3, 8, 8, 3) and inputs.images.shape == (3, 8, 8, 3)
+    order = np.array([2, 0, 1])
+    np.testing.assert_array_equal(inputs.take(order).xyz, inputs.xyz[order])
