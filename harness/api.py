@@ -116,7 +116,8 @@ class Budget:
     name: str = option("custom", "Preset name this budget was built from.")
     time_limit_s: float = option(600.0, "Wall-clock limit of one job, in seconds.", gt=0)
     memory_limit_mb: int = option(
-        8192, "Peak memory of one job, in MiB: its own pages (USS) on the CPU, allocated tensors on CUDA.", ge=1
+        8192, "Peak memory of one job, in MiB: the pages it allocated itself (not those shared with the fork "
+        "server); on CUDA also the cap of its allocated tensors.", ge=1
     )
     device: str = option("cpu", "Device class the timings come from.", choices=("cpu", "cuda"))
     seeds: tuple[int, ...] = option((0,), "Seeds every method runs with.", non_empty=True)

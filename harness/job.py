@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EXIT_ERROR", "EXIT_OOM", "EXIT_ORPHANED", "job_main", "own_memory_mb", "peak_rss_mb"]
+__all__ = ["EXIT_ERROR", "EXIT_OOM", "EXIT_ORPHANED", "job_main", "peak_rss_mb"]
 
 EXIT_ERROR = 1
 EXIT_OOM = 3
@@ -48,47 +48,6 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def own_memory_mb(pid: int | None = None) -> float:
-    """Memory a process holds alone (USS: private pages), in MiB; 0 when it cannot be read.
-
-    Pages a job still shares with the fork server it came from (the imported libraries) are not its own, so
-    they count neither against its budget nor in its ``peak_memory_mb``.
-    """
-    path = Path(f"/proc/{pid or 'self'}/smaps_rollup")
-    try:
-        text = path.read_text()
-    except OSError:
-        return 0.0
-    total_kb = 0
-    for line in text.splitlines():
-        if line.startswith(("Private_Clean:", "Private_Dirty:")):
-            total_kb += int(line.split()[1])
-    return total_kb / 1024
-
-
-class _MemoryWatch:
-    """Samples the job's own memory (USS) every ``interval_s`` in a thread; :attr:`peak_mb` is the largest."""
-
-    def __init__(self, interval_s: float = 0.05) -> None:
-        self.interval_s = interval_s
-        self.peak_mb = own_memory_mb()
-
-    def start(self) -> _MemoryWatch:
-        import threading
-
-        def watch() -> None:
-            while True:
-                self.sample()
-                time.sleep(self.interval_s)
-
-        threading.Thread(target=watch, name="parbench-memory-watch", daemon=True).start()
-        return self
-
-    def sample(self) -> float:
-        self.peak_mb = max(self.peak_mb, own_memory_mb())
-        return self.peak_mb
 
 
 def _scrub_environment(root: Path) -> None:
@@ -247,7 +206,6 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
     from harness.cards import DatasetCard
     from harness.registry import load_target, tracks
 
-    memory = _MemoryWatch().start()
     track = tracks.get(spec["track"])()
     method_cls = load_target(spec["target"])
     budget = track.budget_cls.from_dict(spec["budget"])
@@ -283,14 +241,13 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
         "load_s": t1 - t0,
         "fit_s": t2 - t1,
         "predict_s": t3 - t2,
-        "peak_memory_mb": memory.sample(),
         "peak_rss_mb": peak_rss_mb(),
         "peak_device_memory_mb": _device_peak_mb(device),
         "device": device,
         "n_test": _n_items(inputs, predictions),
     }
     (out / "meta.json").write_text(json.dumps(meta))
-    log.info("fit %.2f s, predict %.2f s, peak %.0f MiB of its own (%.0f MiB resident with shared pages)",
-             meta["fit_s"], meta["predict_s"], meta["peak_memory_mb"], meta["peak_rss_mb"])
+    log.info("fit %.2f s, predict %.2f s, peak resident %.0f MiB (with the pages shared with the fork server)",
+             meta["fit_s"], meta["predict_s"], meta["peak_rss_mb"])
     sys.stdout.flush()
     sys.stderr.flush()

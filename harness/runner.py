@@ -272,7 +272,7 @@ class _Scorer:
         status, error = _ending(outcome, plan.budget)
         if status == "ok":
             meta = json.loads((outcome.out_dir / "meta.json").read_text())
-            meta["peak_memory_mb"] = max(outcome.peak_mb, float(meta.get("peak_memory_mb") or 0.0))
+            meta["peak_memory_mb"] = outcome.peak_mb
             status, metrics, error = _score(outcome, plan, self.store, self.truth_cache)
             if status == "ok":
                 metrics.update(_costs(meta))
@@ -283,13 +283,16 @@ class _Scorer:
 
 
 def _keep_log(outcome: Outcome, target: Path) -> None:
-    """Move the job's log from its scratch folder into the store (an empty one if the job wrote none)."""
+    """Move the job's log from its scratch folder into the store, with a last line on the job's own memory."""
     target.parent.mkdir(parents=True, exist_ok=True)
     source = outcome.out_dir / "job.log"
     if source.exists():
         shutil.copyfile(source, target)
     else:
         target.write_text("")
+    with target.open("a") as handle:
+        accounted = outcome.memory_kind or "the executor"
+        handle.write(f"peak own memory {outcome.peak_mb:.0f} MiB (accounted by {accounted})\n")
 
 
 def _ending(outcome: Outcome, budget: Budget) -> tuple[str, str]:
@@ -299,7 +302,7 @@ def _ending(outcome: Outcome, budget: Budget) -> tuple[str, str]:
     if outcome.killed == "timeout":
         return "timeout", f"killed after {wall_s:.1f} s; the budget allows {budget.time_limit_s:g} s"
     if outcome.killed == "oom":
-        return "oom", (f"killed at {outcome.peak_mb:.0f} MiB of its own memory (USS); "
+        return "oom", (f"killed at {outcome.peak_mb:.0f} MiB of its own memory; "
                        f"the budget allows {budget.memory_limit_mb} MiB")
     if code == EXIT_OOM:
         return "oom", error_file.read_text() if error_file.exists() else "MemoryError"
@@ -358,7 +361,7 @@ def _score(
 
 
 def _costs(meta: dict[str, Any]) -> dict[str, float]:
-    """The cost metrics of a finished job; ``peak_memory_mb`` is its own memory (USS), not shared pages."""
+    """The cost metrics of a finished job; ``peak_memory_mb`` is its own memory, not the pages it shares."""
     n_items = max(1, int(meta.get("n_test") or 1))
     return {
         "fit_s": float(meta["fit_s"]),
@@ -393,7 +396,7 @@ def _rows(
         "fit_s": meta.get("fit_s"),
         "predict_s": meta.get("predict_s"),
         "n_test": meta.get("n_test"),
-        "peak_memory_mb": max(outcome.peak_mb, meta.get("peak_memory_mb") or 0.0),
+        "peak_memory_mb": outcome.peak_mb,
         "peak_device_memory_mb": meta.get("peak_device_memory_mb"),
         "device": meta.get("device", plan.budget.device),
         "budget": plan.budget.name,

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from harness.executors import Executor, LocalExecutor, Outcome, Task
-from harness.job import own_memory_mb, peak_rss_mb
+from harness.executors.memory import CgroupMemory, ResidentMemory, open_job_memory
 from harness.runner import plan_run, run_plan
 from harness.store import Store
 
@@ -57,13 +57,41 @@ def test_a_job_is_charged_its_own_memory_not_the_pages_it_shares_with_the_fork_s
     run_plan(plan, Store(tmp_path), progress=False)
     rows = Store(tmp_path).read("toy")
     log = (Store(tmp_path).track_dir("toy") / rows["log_path"].iloc[0]).read_text()
-    own, resident = (float(x) for x in re.search(r"peak (\d+) MiB of its own \((\d+) MiB resident", log).groups())
+    resident = float(re.search(r"peak resident (\d+) MiB", log).group(1))
+    own = float(re.search(r"peak own memory (\d+) MiB \(accounted by ", log).group(1))
     assert own < resident  # the imported libraries stay the fork server's
-    assert rows["peak_memory_mb"].iloc[0] < resident
+    assert rows["peak_memory_mb"].iloc[0] == pytest.approx(own, abs=1)
 
 
-def test_own_memory_is_read_from_the_kernel():
-    assert 0 < own_memory_mb() <= peak_rss_mb() + 1
+def _hold(mib: int, go, ready, done) -> None:
+    go.wait(30)
+    block = bytearray(mib * 2**20)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page
+    ready.set()
+    done.wait(30)
+
+
+@pytest.mark.parametrize("kind", ["cgroup", "resident"])
+def test_job_memory_counts_what_a_process_allocates(kind):
+    import multiprocessing
+
+    memory = open_job_memory() if kind == "cgroup" else ResidentMemory()
+    if kind == "cgroup" and not isinstance(memory, CgroupMemory):
+        pytest.skip("no writable memory cgroup on this machine")
+    ctx = multiprocessing.get_context("fork")
+    go, ready, done = ctx.Event(), ctx.Event(), ctx.Event()
+    process = ctx.Process(target=_hold, args=(200, go, ready, done))
+    try:
+        process.start()
+        memory.attach(process.pid)
+        assert memory.sample(process.pid) < 50  # the pages it shares with this process are not its own
+        go.set()
+        assert ready.wait(30)
+        assert 190 <= memory.sample(process.pid) <= 260
+    finally:
+        done.set()
+        process.join(30)
+        memory.close()
 
 
 def _cuda() -> bool:

@@ -75,5 +75,9 @@ class List(Subcommand):
                     budget = track().budget(preset)
                     rows.append([name, preset, budget.hash(), ", ".join(f"{k}={v}" for k, v in values.items())])
             headers = ["track", "budget", "hash", "preset values"]
+            if args.track:  # and what each field means, with its rule
+                print(tabulate(rows, headers=headers, tablefmt="github"))
+                print()
+                rows, headers = tracks.get(args.track).budget_cls.describe(), ["field", "default", "meaning (rule)"]
         print(tabulate(rows, headers=headers, tablefmt="github"))
         return 0

@@ -3,7 +3,7 @@
 - :class:`Executor`: the interface the runner talks to (:meth:`~Executor.submit`, :meth:`~Executor.wait`,
   :meth:`~Executor.shutdown`); each finished job comes back as an :class:`Outcome`.
 - :class:`LocalExecutor`: a pool of processes forked from a warm fork server on this machine, each job under
-  its budget's wall-time and memory limits.
+  its budget's wall-time and memory limits; :mod:`~harness.executors.memory` accounts each job's own memory.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ class Task:
         job: The grid cell.
         spec: Plain data :func:`harness.job.job_main` runs from (no truth in it).
         time_limit_s: Wall-clock limit; past it the job is killed (``timeout``).
-        memory_limit_mb: Limit of the job's own memory (USS); past it the job is killed (``oom``).
+        memory_limit_mb: Limit of the job's own memory; past it the job is killed (``oom``).
     """
 
     job: Job
@@ -40,8 +40,9 @@ class Outcome:
         exitcode: The process's exit status (negative: killed by that signal); ``None`` if unknown.
         killed: ``"timeout"`` or ``"oom"`` when the executor ended the job at a limit, else ``""``.
         wall_s: Seconds from start to end.
-        peak_mb: Largest own memory (USS) the executor saw, in MiB.
+        peak_mb: Largest own memory the executor saw, in MiB (see :mod:`harness.executors.memory`).
         started_at: ISO time of the start (UTC).
+        memory_kind: How the memory was accounted (``"cgroup"`` or ``"resident above start"``).
     """
 
     task: Task
@@ -51,6 +52,7 @@ class Outcome:
     wall_s: float
     peak_mb: float
     started_at: str
+    memory_kind: str = ""
 
 
 class Executor(ABC):

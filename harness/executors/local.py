@@ -2,10 +2,10 @@
 
 Every job is forked from ``multiprocessing``'s forkserver with the track's and methods' modules preloaded,
 so a job that does nothing costs a few tens of milliseconds and the server never holds any test truth. The
-executor polls each job: past its wall-time limit it kills the job's process tree (``timeout``), past its
-memory limit likewise (``oom``). Memory is the job's own: the private pages (USS) of its process and its
-children, sampled every :data:`MEMORY_POLL_S`; pages it still shares with the fork server (the imported
-libraries) are not counted.
+executor polls each job every :data:`POLL_S`: past its wall-time limit it kills the job's process tree
+(``timeout``), past its memory limit likewise (``oom``). Memory is the job's own (:mod:`harness.executors.memory`:
+a cgroup per job where the machine allows, else resident memory above the job's start); pages it still shares
+with the fork server (the imported libraries) are not counted.
 """
 
 from __future__ import annotations
@@ -21,25 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.executors.base import Executor, Outcome, Task
-from harness.job import job_main, own_memory_mb
+from harness.executors.memory import JobMemory, ResidentMemory, open_job_memory
+from harness.job import job_main
 
-__all__ = ["MEMORY_POLL_S", "LocalExecutor", "kill_tree", "tree_memory_mb"]
+__all__ = ["POLL_S", "LocalExecutor", "kill_tree"]
 
-#: Seconds between two checks of whether a job has ended.
+#: Seconds between two checks of each job (its end, its wall time, its memory).
 POLL_S = 0.02
-#: Seconds between two samples of a job's memory (reading ``smaps_rollup`` costs about a millisecond).
-MEMORY_POLL_S = 0.1
-
-
-def tree_memory_mb(pid: int) -> float:
-    """Own memory (USS) of a process and its descendants, in MiB."""
-    import psutil
-
-    try:
-        pids = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
-    except psutil.Error:
-        return 0.0
-    return sum(own_memory_mb(p) for p in pids)
 
 
 def kill_tree(pid: int) -> None:
@@ -65,8 +53,8 @@ class _Running:
     out_dir: Path
     started: float
     started_at: str
+    memory: JobMemory
     peak_mb: float = 0.0
-    memory_checked: float = 0.0
     killed: str = ""
 
 
@@ -102,8 +90,14 @@ class LocalExecutor(Executor):
         out_dir = Path(tempfile.mkdtemp(prefix="parbench-job-", dir=self.scratch))
         process = self._ctx.Process(target=job_main, args=(task.spec, str(out_dir)), name="parbench-job")
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        memory = open_job_memory()
         process.start()
-        self._running.append(_Running(task, process, out_dir, time.perf_counter(), started_at))
+        try:
+            memory.attach(process.pid)
+        except OSError:
+            memory.close()
+            memory = ResidentMemory()
+        self._running.append(_Running(task, process, out_dir, time.perf_counter(), started_at, memory))
 
     def wait(self, timeout_s: float) -> list[Outcome]:
         """Poll every :data:`POLL_S` until a job has ended or ``timeout_s`` has passed."""
@@ -115,9 +109,10 @@ class LocalExecutor(Executor):
                 break
         for item in done:
             self._running.remove(item)
+            item.memory.close()
         return [
             Outcome(item.task, item.out_dir, item.process.exitcode, item.killed,
-                    time.perf_counter() - item.started, item.peak_mb, item.started_at)
+                    time.perf_counter() - item.started, item.peak_mb, item.started_at, item.memory.kind)
             for item in done
         ]
 
@@ -127,9 +122,7 @@ class LocalExecutor(Executor):
             item.process.join()
             return True
         now = time.perf_counter()
-        if now - item.memory_checked >= MEMORY_POLL_S:
-            item.memory_checked = now
-            item.peak_mb = max(item.peak_mb, tree_memory_mb(item.process.pid))
+        item.peak_mb = max(item.peak_mb, item.memory.sample(item.process.pid))
         if item.peak_mb > item.task.memory_limit_mb:
             item.killed = "oom"
         elif now - item.started > item.task.time_limit_s:
@@ -147,5 +140,6 @@ class LocalExecutor(Executor):
         for item in self._running:
             kill_tree(item.process.pid)
             item.process.join(timeout=5)
+            item.memory.close()
             shutil.rmtree(item.out_dir, ignore_errors=True)
         self._running.clear()
