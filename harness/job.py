@@ -50,12 +50,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _scrub_environment(root: Path) -> None:
-    """Remove ``PARBENCH_DATA`` and every variable whose value names the dataset folder or one above it."""
+def _scrub_environment(root: Path, data_root: str) -> None:
+    """Remove ``PARBENCH_DATA`` and every variable whose value names the data root or the dataset folder."""
     from harness.cards import DATA_ENV
 
-    names = {str(root)}
-    names.update(str(parent) for parent in root.parents if len(parent.parts) > 2)
+    names = {str(root), data_root}
     data_env = os.environ.get(DATA_ENV)
     if data_env:
         names.add(str(Path(data_env).expanduser()))
@@ -173,7 +172,7 @@ def job_main(spec: dict[str, Any], out_dir: str) -> None:
 
     Args:
         spec: The job as plain data: ``track``, ``target``, ``config``, ``seed``, ``order_seed``, ``budget``,
-            ``root``, ``card``, ``subset``, ``device``, ``n_threads``, ``runner_pid``.
+            ``root``, ``data_root``, ``card``, ``subset``, ``device``, ``n_threads``, ``runner_pid``.
         out_dir: Scratch folder where the predictions, timings, log (``job.log``) or traceback go.
     """
     _die_with_parent()
@@ -222,7 +221,7 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
     if track.shuffle_test:
         inputs = track.reorder_inputs(inputs, test_order(len(inputs), spec["order_seed"]))
     t1 = time.perf_counter()
-    _scrub_environment(root)
+    _scrub_environment(root, spec.get("data_root") or str(root))
     os.chdir(work_dir)
     ctx = Context(seed=spec["seed"], device=device, work_dir=work_dir, log=log, n_threads=spec["n_threads"])
     _device_limit(device, budget.memory_limit_mb)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import Budget, Job, Predictions, Track, stable_hash, test_order
-from harness.cards import DatasetCard, dataset_fingerprint, load_card, resolve_dataset
+from harness.cards import DatasetCard, dataset_fingerprint, default_data_root, load_card, resolve_dataset
 from harness.errors import InvalidPredictionError, ParbenchError
 from harness.executors import Executor, LocalExecutor, Outcome, Task
 from harness.job import EXIT_OOM
@@ -50,6 +50,8 @@ class Plan:
     root: Path
     fingerprint: str
     jobs: list[Job]
+    #: The data root the dataset was found under (``--data-root``, ``$PARBENCH_DATA`` or the default).
+    data_root: Path | None = None
 
 
 @dataclass
@@ -130,7 +132,8 @@ def plan_run(
         for name in names
         for seed in (seeds if seeds is not None else the_budget.seeds)
     ]
-    return Plan(track, the_budget, card, root, fingerprint, jobs)
+    base = Path(data_root).expanduser() if data_root else default_data_root()
+    return Plan(track, the_budget, card, root, fingerprint, jobs, base.resolve())
 
 
 def _order_seed(job: Job) -> int:
@@ -152,6 +155,7 @@ def _task(plan: Plan, job: Job, device: str | None, n_threads: int) -> Task:
         "budget": dict(job.budget),
         "card": dataclasses.asdict(plan.card),
         "root": str(plan.root),
+        "data_root": str(plan.data_root or plan.root),
         "device": device or plan.budget.device,
         "n_threads": n_threads,
         "runner_pid": os.getpid(),
