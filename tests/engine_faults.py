@@ -141,8 +141,14 @@ WALK_DEPTH = 3
 WALK_LIMIT = 5000
 
 
-def _row_hashes(array: np.ndarray) -> list[str]:
-    return [hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest()[:16] for row in array]
+def array_hash(array: np.ndarray) -> str:
+    """Short SHA-1 of an array's bytes: how the survey names an array, and how the peek tests look for one."""
+    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def row_hashes(array: np.ndarray) -> list[str]:
+    """:func:`array_hash` of each row."""
+    return [array_hash(row) for row in array]
 
 
 class _Survey:
@@ -166,8 +172,8 @@ class _Survey:
             else:
                 self.arrays.append({
                     "where": where, "shape": list(obj.shape), "dtype": str(obj.dtype),
-                    "sha1": hashlib.sha1(np.ascontiguousarray(obj).tobytes()).hexdigest()[:16],
-                    "rows": _row_hashes(obj) if obj.ndim >= 1 and len(obj) <= 200000 else [],
+                    "sha1": array_hash(obj),
+                    "rows": row_hashes(obj) if obj.ndim >= 1 and len(obj) <= 200000 else [],
                 })
         elif hasattr(obj, "detach") and hasattr(obj, "numpy"):  # a torch tensor
             self.visit(obj.detach().cpu().numpy(), where)

@@ -11,12 +11,12 @@ order of the test items that groups or alternates their labels.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_faults import array_hash, row_hashes
 
 from harness.registry import methods
 from harness.runner import plan_run, run_plan
@@ -29,14 +29,6 @@ CASES = {
     "active": (("labels",), "features"),
     "fedrec": (("test_items",), "candidates"),
 }
-
-
-def _sha1(array: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
-
-
-def _row_hashes(array: np.ndarray) -> list[str]:
-    return [_sha1(row) for row in array]
 
 
 def _under(path: str, folder: Path) -> bool:
@@ -75,9 +67,9 @@ def test_no_received_array_is_the_truth(peeked):
     received = {a["sha1"] for a in record["arrays"]}
     for name in CASES[track][0]:
         secret = getattr(truth, name)
-        assert _sha1(secret) not in received, name
+        assert array_hash(secret) not in received, name
         if plan.track.shuffle_test:
-            assert not {_sha1(secret[np.asarray(order)]) for order in _orders(record, track, peeked[4])} & received
+            assert not {array_hash(secret[np.asarray(order)]) for order in _orders(record, track, peeked[4])} & received
 
 
 def test_no_received_string_names_a_test_file(peeked):
@@ -91,7 +83,7 @@ def _orders(record, track, inputs):
     """Index positions of the test items in the order the job received them."""
     field = CASES[track][1]
     rows = next(a["rows"] for a in record["arrays"] if a["where"] == f"inputs.{field}")
-    position = {h: i for i, h in enumerate(_row_hashes(getattr(inputs, field)))}
+    position = {h: i for i, h in enumerate(row_hashes(getattr(inputs, field)))}
     return [[position[h] for h in rows]]
 
 
