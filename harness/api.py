@@ -388,6 +388,42 @@ class Track(ABC):
     def evaluate(self, predictions: Predictions, truth: Any) -> dict[str, float]:
         """Compute every metric of :attr:`metrics` from raw predictions and truth."""
 
+    #: Metrics of a leaderboard's first table, before the costs (default: the first four of :attr:`metrics`).
+    headline_metrics: ClassVar[tuple[str, ...]] = ()
+    #: Name of the :meth:`item_results` array whose values stratify the bootstrap over test items (e.g. the
+    #: labels, so that every resample of an AUROC keeps both classes); ``None``: no strata.
+    strata_item: ClassVar[str | None] = None
+
+    def item_results(self, predictions: Predictions, truth: Any) -> dict[str, np.ndarray]:
+        """Per-item arrays from which :meth:`resample_metrics` recomputes metrics on resamples of the test items.
+
+        The runner calls it after :meth:`evaluate`, puts the arrays back in the track's item order and stores
+        them with the job; the leaderboard bootstraps them. Every array's first axis is the test items, in the
+        order of ``truth``. Default: none (no metric is resampled; intervals come from the seeds alone).
+        """
+        return {}
+
+    def resample_metrics(self, items: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Metrics of many resamples of the test items at once (see :mod:`harness.metrics.resample`).
+
+        Args:
+            items: The arrays :meth:`item_results` returned (in the track's item order).
+            weights: float array of shape (n_resamples, n_items): how often each item was drawn.
+
+        Returns:
+            metric -> float array of shape (n_resamples,), for each metric that is a function of per-item
+            results; with all weights 1 each equals :meth:`evaluate`'s value. Metrics left out are not resampled
+            (the leaderboard says so). Default: none.
+        """
+        return {}
+
+    def diagnostics(self, predictions: Predictions, truth: Any) -> dict[str, np.ndarray]:
+        """Vector-valued diagnostics of a job (spectra, curves), stored as arrays beside its rows, not as metrics.
+
+        :meth:`leaderboard_figures` receives them. Default: none.
+        """
+        return {}
+
     #: True when :meth:`save_figure` draws something; the runner then saves one figure per method.
     has_figures: ClassVar[bool] = False
 
@@ -406,7 +442,9 @@ class Track(ABC):
         their on-disk cache, so that the first job's ``fit_s`` does not carry a one-off compilation.
         """
 
-    def leaderboard_figures(self, rows: Any, out_dir: Path) -> list[Path]:
+    def leaderboard_figures(
+        self, rows: Any, out_dir: Path, diagnostics: Mapping[str, Mapping[str, np.ndarray]] | None = None
+    ) -> list[Path]:
         """Draw figures of a whole table into ``out_dir`` (tracks whose figures need every job override).
 
         ``parbench leaderboard`` calls it before it links every PNG under ``out_dir``.
@@ -414,6 +452,7 @@ class Track(ABC):
         Args:
             rows: pandas DataFrame of the store's rows of one budget (every dataset, method and seed).
             out_dir: ``results/leaderboards/<track>``.
+            diagnostics: job key -> the arrays :meth:`diagnostics` returned for that job (ok jobs only).
 
         Returns:
             The files written (default: none).

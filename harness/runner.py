@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.api import Budget, Job, Predictions, Track, stable_hash, test_order
 from harness.cards import DatasetCard, dataset_fingerprint, default_data_root, load_card, resolve_dataset
 from harness.errors import InvalidPredictionError, ParbenchError
@@ -277,9 +279,10 @@ class _Scorer:
         if status == "ok":
             meta = json.loads((outcome.out_dir / "meta.json").read_text())
             meta["peak_memory_mb"] = outcome.peak_mb
-            status, metrics, error = _score(outcome, plan, self.store, self.truth_cache)
+            status, metrics, error, arrays = _score(outcome, plan, self.store, self.truth_cache)
             if status == "ok":
                 metrics.update(_costs(meta))
+                self.store.write_arrays(plan.track.name, job.key, *arrays)
         rows = _rows(outcome, plan, status, metrics, error, meta, self.checkout)
         self.store.write(plan.track.name, job.key, rows)
         shutil.rmtree(outcome.out_dir, ignore_errors=True)
@@ -327,29 +330,38 @@ def _figure_job(job: Job, plan: Plan) -> bool:
     return job.subset == first.subset and job.seed == min(j.seed for j in plan.jobs)
 
 
+_Arrays = tuple[dict[str, Any], dict[str, Any]]
+
+
 def _score(
     outcome: Outcome, plan: Plan, store: Store, truth_cache: dict[str, Any]
-) -> tuple[str, dict[str, float], str]:
+) -> tuple[str, dict[str, float], str, _Arrays]:
+    """Status, metrics, error text and (per-item results in the track's item order, diagnostics) of a job."""
     job = outcome.task.job
     subset, seed = job.subset, job.seed
     key = f"{subset}\0{seed if plan.track.seeded_split else ''}"
+    order = None
     try:
         if key not in truth_cache:
             truth_cache.clear()  # one subset's truth at a time keeps memory bounded
             truth_cache[key] = plan.track.load_truth(plan.root, plan.card, subset, plan.budget, seed=seed)
         truth = truth_cache[key]
         if plan.track.shuffle_test:  # the order the job received its inputs in
-            truth = plan.track.reorder_truth(truth, test_order(len(truth), _order_seed(job)))
+            order = test_order(len(truth), _order_seed(job))
+            truth = plan.track.reorder_truth(truth, order)
         predictions = Predictions.load(outcome.out_dir / "predictions.npz")
         plan.track.validate(predictions, truth)
     except InvalidPredictionError as exc:
-        return "invalid", {}, str(exc)
+        return "invalid", {}, str(exc), ({}, {})
     except Exception:  # noqa: BLE001 - recorded as the job's error, the grid goes on
-        return "error", {}, "scoring failed:\n" + traceback.format_exc()
+        return "error", {}, "scoring failed:\n" + traceback.format_exc(), ({}, {})
     try:
         metrics = plan.track.evaluate(predictions, truth)
+        items = {name: _unshuffle(np.asarray(array), order)
+                 for name, array in plan.track.item_results(predictions, truth).items()}
+        diagnostics = plan.track.diagnostics(predictions, truth)
     except Exception:  # noqa: BLE001
-        return "error", {}, "evaluation failed:\n" + traceback.format_exc()
+        return "error", {}, "evaluation failed:\n" + traceback.format_exc(), ({}, {})
     if plan.track.has_figures and _figure_job(job, plan):
         path = store.root / "leaderboards" / plan.track.name / f"{job.method}.png"
         try:
@@ -360,8 +372,17 @@ def _score(
                 handle.write(traceback.format_exc())
     bad = {k: v for k, v in metrics.items() if v != v}  # NaN
     if bad:
-        return "invalid", {}, f"metrics undefined for these predictions: {sorted(bad)}"
-    return "ok", metrics, ""
+        return "invalid", {}, f"metrics undefined for these predictions: {sorted(bad)}", ({}, {})
+    return "ok", metrics, "", (items, diagnostics)
+
+
+def _unshuffle(array: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """Put a per-item array of a job's test order back in the track's item order (row i is item ``order[i]``)."""
+    if order is None:
+        return array
+    out = np.empty_like(array)
+    out[order] = array
+    return out
 
 
 def _costs(meta: dict[str, Any]) -> dict[str, float]:

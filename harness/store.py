@@ -4,7 +4,10 @@ Layout: ``<results>/runs/<track>/<job_key>.parquet``; each file holds the job's 
 metric of the track (a failed job stores one row per metric too, with a null value and its
 status), with the columns of :data:`SCHEMA`. A write is atomic (``os.replace``), so a run killed
 at any moment leaves either the whole file or none of it; stray temporary files are removed
-when the store opens. Per-job logs live in ``<results>/runs/<track>/logs/<job_key>.log``.
+when the store opens. Per-job logs live in ``<results>/runs/<track>/logs/<job_key>.log``; a job's
+per-item results and vector diagnostics (:meth:`harness.api.Track.item_results` and
+:meth:`~harness.api.Track.diagnostics`) in ``<results>/runs/<track>/arrays/<job_key>.npz``, written before
+its rows.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ class Store:
                 "pass --results PATH (or set PARBENCH_RESULTS) to a folder you can write."
             )
             raise ResultsError(msg) from exc
-        for stray in folder.glob(".tmp-*"):
+        for stray in [*folder.glob(".tmp-*"), *folder.glob("arrays/.tmp-*")]:
             stray.unlink(missing_ok=True)
 
     def write(self, track: str, key: str, rows: Iterable[Mapping[str, Any]]) -> Path:
@@ -114,6 +117,54 @@ class Store:
             msg = f"cannot write {final}: {exc.strerror or exc}; free space or pass another --results folder."
             raise ResultsError(msg) from exc
         return final
+
+    def arrays_path(self, track: str, key: str) -> Path:
+        """File of job ``key``'s per-item results and diagnostics (``arrays/<key>.npz``)."""
+        return self.track_dir(track) / "arrays" / f"{key}.npz"
+
+    def write_arrays(self, track: str, key: str, items: Mapping[str, Any], diagnostics: Mapping[str, Any]) -> None:
+        """Write job ``key``'s per-item arrays and diagnostics atomically (before its rows, so an ``ok`` row has them).
+
+        Keys are stored as ``item/<name>`` and ``diagnostic/<name>``; nothing is written when both are empty.
+        """
+        import numpy as np
+
+        if not items and not diagnostics:
+            return
+        final = self.arrays_path(track, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex}.npz"
+        payload = {f"item/{k}": np.asarray(v) for k, v in items.items()}
+        payload.update({f"diagnostic/{k}": np.asarray(v) for k, v in diagnostics.items()})
+        try:
+            with tmp.open("wb") as handle:
+                np.savez(handle, **payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            msg = f"cannot write {final}: {exc.strerror or exc}; free space or pass another --results folder."
+            raise ResultsError(msg) from exc
+
+    def read_arrays(self, track: str, key: str, group: str) -> dict[str, Any]:
+        """Return job ``key``'s stored arrays of ``group`` (``"item"`` or ``"diagnostic"``); empty if none.
+
+        Raises:
+            ResultsError: The file exists but cannot be read; says which and what to do.
+        """
+        import numpy as np
+
+        path = self.arrays_path(track, key)
+        if not path.is_file():
+            return {}
+        prefix = f"{group}/"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name[len(prefix):]: data[name] for name in data.files if name.startswith(prefix)}
+        except (OSError, ValueError) as exc:
+            msg = f"array file {path} cannot be read ({exc}); delete it and its .parquet to recompute that job."
+            raise ResultsError(msg) from exc
 
     def files(self, track: str) -> list[Path]:
         """Every job file of ``track``, sorted."""

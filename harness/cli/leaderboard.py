@@ -7,27 +7,48 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.api import COST_METRICS
 from harness.cli._base import Subcommand, add_results, results_dir
 
-__all__ = ["Leaderboard", "write_track_leaderboard"]
+__all__ = ["Leaderboard", "track_board", "write_track_leaderboard"]
 
 
-def write_track_leaderboard(track: Any, results: Path, *, budget: str) -> Path:
-    """Write the leaderboard of ``track`` under ``budget`` and return the Markdown path."""
-    from harness.leaderboard import select_rows, write_leaderboard
+def track_board(track: Any, results: Path, *, budget: str, n_replicates: int = 1000, alpha: float = 0.05) -> Any:
+    """Build the :class:`~harness.leaderboard.Board` of ``track`` under ``budget`` from the store under ``results``.
+
+    Draws the track's figures of the whole table into ``results/leaderboards/<track>/`` on the way.
+    """
+    from harness.leaderboard import build_board, item_replicates, select_rows
     from harness.store import Store
 
-    rows = Store(results).read(track.name)
-    out_dir = results / "leaderboards"
-    track.leaderboard_figures(select_rows(rows, budget=budget, track=track.name), out_dir / track.name)
+    store = Store(results)
+    rows = store.read(track.name)
+    chosen = select_rows(rows, budget=budget, track=track.name)
+    ok_keys = chosen.loc[chosen["status"] == "ok", "job_key"].unique()
+    diagnostics = {key: store.read_arrays(track.name, key, "diagnostic") for key in ok_keys}
+    track.leaderboard_figures(chosen, results / "leaderboards" / track.name, diagnostics)
     hidden = set(track.figure_metrics)
-    rows = rows[~rows["metric"].isin(hidden)]
+    chosen = chosen[~chosen["metric"].isin(hidden)]
     metrics = {name: higher for name, higher in track.all_metrics.items() if name not in hidden}
-    figures = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / track.name).glob("*.png"))
+    replicates = item_replicates(chosen, track, lambda key: store.read_arrays(track.name, key, "item"),
+                                 n_replicates=n_replicates)
     preset = track.budget(budget).to_dict() if budget in track.budgets else None
-    csv_path, md_path = write_leaderboard(
-        rows, track=track.name, metrics=metrics, budget=budget, out_dir=out_dir, figures=figures, preset=preset
-    )
+    headline = [*track.headline_metrics, *COST_METRICS] if track.headline_metrics else ()
+    return build_board(chosen, track=track.name, metrics=metrics, budget=budget, headline=headline,
+                       replicates=replicates, strata=track.strata_item or "", preset=preset,
+                       n_replicates=n_replicates, alpha=alpha)
+
+
+def write_track_leaderboard(track: Any, results: Path, *, budget: str, n_replicates: int = 1000,
+                            alpha: float = 0.05) -> Path:
+    """Write the leaderboard of ``track`` under ``budget`` and return the Markdown path."""
+    from harness.leaderboard import write_leaderboard
+
+    board = track_board(track, results, budget=budget, n_replicates=n_replicates, alpha=alpha)
+    out_dir = results / "leaderboards"
+    figures = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / track.name).glob("*.png"))
+    csv_path, md_path = write_leaderboard(board.table, track=track.name, metrics=board.metrics, budget=budget,
+                                          out_dir=out_dir, figures=figures, board=board)
     print(f"wrote {csv_path} and {md_path}", file=sys.stderr)
     return md_path
 
@@ -36,7 +57,8 @@ class Leaderboard(Subcommand):
     """Aggregate stored results of one budget into ranked tables."""
 
     name = "leaderboard"
-    help = "write results/leaderboards/<track>.csv and .md (mean ± std over seeds, ranked)"
+    help = ("write results/leaderboards/<track>.csv and .md: mean and 95% interval per cell, rank tests, "
+            "critical-difference diagram, paired comparisons")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -44,6 +66,10 @@ class Leaderboard(Subcommand):
         parser.add_argument("track", help="track name")
         parser.add_argument("--budget", default="default", help="budget whose results make the table")
         parser.add_argument("--print", action="store_true", help="also print the Markdown")
+        parser.add_argument("--replicates", type=int, default=1000,
+                            help="bootstrap replicates over test items per cell (default 1000)")
+        parser.add_argument("--alpha", type=float, default=0.05,
+                            help="level of the intervals and tests (default 0.05: 95%% intervals)")
         add_results(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -51,7 +77,8 @@ class Leaderboard(Subcommand):
         from harness.registry import tracks
 
         track = tracks.get(args.track)()
-        md_path = write_track_leaderboard(track, results_dir(args), budget=args.budget)
+        md_path = write_track_leaderboard(track, results_dir(args), budget=args.budget,
+                                          n_replicates=args.replicates, alpha=args.alpha)
         if args.print:
             print(md_path.read_text())
         return 0

@@ -214,6 +214,22 @@ def expected_steps(n_initial: int, label_budget: int, batch_size: int) -> np.nda
     return np.minimum(n_initial + batch_size * np.arange(n_rounds + 1), n_initial + label_budget).astype(np.int64)
 
 
+def _step_weights(n_labelled: np.ndarray) -> dict[str, np.ndarray]:
+    """Weights over the steps that turn a curve of accuracies into each resampled metric (all linear in it).
+
+    ``aulc``: the normalised trapezoid area; ``accuracy_at_<p>pct``: linear interpolation at p % of the budget.
+    Each weight vector is the metric applied to the unit curves (the metric of curve e_r is the weight of step r).
+    """
+    from harness.metrics.curves import area_under_learning_curve
+
+    start, span = n_labelled[0], n_labelled[-1] - n_labelled[0]
+    units = np.eye(len(n_labelled))
+    out = {"aulc": np.array([area_under_learning_curve(n_labelled, unit, validate=False) for unit in units])}
+    for p in ACCURACY_PERCENTS:
+        out[f"accuracy_at_{p}pct"] = np.array([np.interp(start + span * p / 100, n_labelled, unit) for unit in units])
+    return out
+
+
 class ActiveTrack(Track):
     """Pool-based active learning: normalised area under the learning curve, accuracy at 25/50/100 %."""
 
@@ -330,7 +346,29 @@ class ActiveTrack(Track):
             out[name] = float(np.interp(start + span * p / 100, n_labelled, accuracy))
         return out
 
-    def leaderboard_figures(self, rows: Any, out_dir: Path) -> list[Path]:
+    strata_item = "label"
+
+    def item_results(self, predictions: Predictions, truth: ActiveTruth) -> dict[str, np.ndarray]:
+        """Per test row: its weight in each resampled metric (1.0 correct, 0.0 wrong, mixed along the curve).
+
+        Every resampled metric is linear in the accuracies of the steps, so it is the mean over test rows of the
+        same functional applied to the row's own 0/1 curve (``aulc``: the row's share of the budget spent
+        correct; ``accuracy_at_*``: its interpolated correctness); the label stratifies the resamples.
+        """
+        correct = (predictions["labels"] == truth.labels[None, :]).astype(np.float64)  # (n_steps, n_test)
+        out = {"label": truth.labels.astype(np.int64)}
+        for name, weights in _step_weights(truth.n_labelled.astype(np.float64)).items():
+            out[name] = weights @ correct
+        return out
+
+    def resample_metrics(self, items: Any, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """AULC and accuracy at 25/50/100 % of every resample of the test rows."""
+        from harness.metrics.resample import weighted_mean
+
+        names = ["aulc", *(f"accuracy_at_{p}pct" for p in ACCURACY_PERCENTS)]
+        return {name: weighted_mean(items[name], weights) for name in names}
+
+    def leaderboard_figures(self, rows: Any, out_dir: Path, diagnostics: Any = None) -> list[Path]:
         """One learning-curve PNG per (dataset, subset): mean and std band over seeds, one line per method."""
         from harness.tracks.active.figures import learning_curve_figures
 

@@ -230,6 +230,25 @@ class AnomalyTrack(Track):
             "image_f1_max": m.f1_max(scores, truth.labels),
         }
 
+    #: The first table: image and pixel AUROC, AUPRO and image AP (then the costs).
+    headline_metrics = ("image_auroc", "pixel_auroc", "aupro", "image_ap")
+    strata_item = "label"
+
+    def item_results(self, predictions: Predictions, truth: AnomalyTruth) -> dict[str, np.ndarray]:
+        """Image score and label of every test image (the image metrics are resampled; the pixel ones are not)."""
+        return {"score": predictions["scores"].astype(np.float64), "label": truth.labels.astype(np.int64)}
+
+    def resample_metrics(self, items: Any, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Image AUROC, AP and F1-max of every resample of the test images (stratified by label)."""
+        from harness.metrics import resample as r
+
+        score, label = items["score"], items["label"]
+        return {
+            "image_auroc": r.weighted_auroc(score, label, weights),
+            "image_ap": r.weighted_average_precision(score, label, weights),
+            "image_f1_max": r.weighted_f1_max(score, label, weights),
+        }
+
     def save_figure(self, predictions: Predictions, truth: AnomalyTruth, path: Path, *, title: str) -> None:
         """Write a PNG panel: a few test images, their masks and the method's anomaly maps."""
         from harness.tracks.anomaly.figures import panel

@@ -13,7 +13,7 @@ from __future__ import annotations
 from harness.tracks.fedrec.method import FederatedRecommender, fed_config, fedrec_predictions
 from harness.tracks.fedrec.track import (
     N_CANDIDATES,
-    SPECTRUM_METRICS,
+    SPECTRA,
     TRAINING_NEGATIVES,
     FedRecBudget,
     FedRecInputs,
@@ -26,7 +26,7 @@ from harness.tracks.fedrec.track import (
 
 __all__ = [
     "N_CANDIDATES",
-    "SPECTRUM_METRICS",
+    "SPECTRA",
     "TRAINING_NEGATIVES",
     "FedRecBudget",
     "FedRecInputs",

@@ -1,7 +1,7 @@
 """Singular-value spectra of the item embeddings, per method, drawn from the stored points of a whole table.
 
 Each job stores the singular values of its global item table and the mean over the measured users of their
-personalised tables, divided by the largest (metrics ``spectrum_global_01`` ... ``spectrum_personal_32``).
+personalised tables, divided by the largest (diagnostic arrays ``spectrum_global`` and ``spectrum_personal``).
 :func:`spectrum_figures` draws, per (dataset, subset), one panel per table: the mean over seeds per method on a
 log scale, methods (not baselines) drawn thicker. A spectrum that falls fast is a collapsed table: few directions
 carry the embeddings (dimensional collapse); a flat one uses every dimension.
@@ -19,22 +19,38 @@ __all__ = ["spectrum_figures", "spectrum_table"]
 TABLES = ("global", "personal")
 
 
-def spectrum_table(rows: Any, table: str, n_points: int) -> Any:
-    """Return the ok spectrum points of ``table`` as a DataFrame indexed by (dataset, subset, method, seed)."""
-    names = [f"spectrum_{table}_{i:02d}" for i in range(1, n_points + 1)]
-    points = rows[(rows["status"] == "ok") & rows["metric"].isin(names)]
-    pivot = points.pivot_table(index=["dataset", "subset", "method", "seed"], columns="metric", values="value",
-                               aggfunc="first")
-    return pivot.reindex(columns=names)
+def spectrum_table(rows: Any, diagnostics: Any, table: str) -> Any:
+    """Return the ok jobs' spectra of ``table`` as a DataFrame indexed by (dataset, subset, method, seed).
+
+    Args:
+        rows: Store rows of one budget.
+        diagnostics: job key -> the job's diagnostic arrays (``spectrum_global``, ``spectrum_personal``).
+        table: ``"global"`` or ``"personal"``.
+    """
+    import pandas as pd
+
+    jobs = rows[rows["status"] == "ok"].drop_duplicates("job_key")
+    records, index = [], []
+    for job in jobs.itertuples():
+        points = diagnostics.get(job.job_key, {}).get(f"spectrum_{table}")
+        if points is not None:
+            records.append(np.asarray(points, dtype=np.float64))
+            index.append((job.dataset, job.subset, job.method, int(job.seed)))
+    if not records:
+        return pd.DataFrame()
+    names = ["dataset", "subset", "method", "seed"]
+    frame = pd.DataFrame(np.stack(records), index=pd.MultiIndex.from_tuples(index, names=names),
+                         columns=range(1, len(records[0]) + 1))
+    return frame.sort_index()
 
 
-def spectrum_figures(rows: Any, out_dir: Path, *, n_points: int) -> list[Path]:
+def spectrum_figures(rows: Any, out_dir: Path, diagnostics: Any) -> list[Path]:
     """Write ``<dataset>-<subset>-spectra.png`` per (dataset, subset) into ``out_dir``; return the paths.
 
     Args:
         rows: Store rows of one budget (pandas DataFrame with the store's columns).
         out_dir: Folder of the figures (created).
-        n_points: Points per stored spectrum.
+        diagnostics: job key -> the job's diagnostic arrays.
 
     Returns:
         The paths written; empty when no job stored a spectrum.
@@ -44,7 +60,7 @@ def spectrum_figures(rows: Any, out_dir: Path, *, n_points: int) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tables = {table: spectrum_table(rows, table, n_points) for table in TABLES}
+    tables = {table: spectrum_table(rows, diagnostics, table) for table in TABLES}
     if tables["global"].empty:
         return []
     kinds = rows.groupby("method")["method_kind"].first().to_dict()

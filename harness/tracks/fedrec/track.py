@@ -37,9 +37,11 @@ Metrics (higher is better unless said): ``hr_at_10`` (main) and ``ndcg_at_10`` o
 validation HR (the round picked); collapse of the item embeddings (:mod:`harness.metrics.collapse`):
 ``erank_global``, ``srank_global``, ``uniformity_global`` (lower is better) of the global table and the same
 ``*_personal`` means over the measured users' tables; ``upload_mb_per_round`` and ``download_mb_per_round``
-(lower is better), MiB moved by all participants per round. Ties count against the test item. The normalised
-singular values of the item tables are stored as ``spectrum_{global,personal}_01..32`` (figure metrics, drawn
-by :meth:`FedRecTrack.leaderboard_figures`, left out of the tables).
+(lower is better), MiB moved by all participants per round. Ties count against the test item. The four ranking
+metrics are resampled over users for the leaderboard's intervals (:meth:`FedRecTrack.item_results`). The
+normalised singular values of the item tables are stored as diagnostic arrays ``spectrum_global`` and
+``spectrum_personal`` (32 points each; :meth:`FedRecTrack.diagnostics`), drawn by
+:meth:`FedRecTrack.leaderboard_figures`.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from harness.tracks.fedrec.split import ensure_split, read_split
 
 __all__ = [
     "N_CANDIDATES",
-    "SPECTRUM_METRICS",
+    "SPECTRA",
     "TRAINING_NEGATIVES",
     "FedRecBudget",
     "FedRecInputs",
@@ -76,10 +78,8 @@ N_CANDIDATES = 100
 K = 10
 #: Points of a stored singular-value spectrum.
 N_SPECTRUM = 32
-#: Names of the stored spectra (figure metrics).
-SPECTRUM_METRICS = tuple(
-    f"spectrum_{table}_{i:02d}" for table in ("global", "personal") for i in range(1, N_SPECTRUM + 1)
-)
+#: Names of the stored spectra (diagnostic arrays of N_SPECTRUM points).
+SPECTRA = ("spectrum_global", "spectrum_personal")
 #: Seed of the users whose personalised tables are measured.
 EMBEDDING_USERS_SEED = 0
 #: Values of the budget's ``training_negatives``.
@@ -222,9 +222,9 @@ class FedRecTrack(Track):
         "uniformity_personal": False,
         "upload_mb_per_round": False,
         "download_mb_per_round": False,
-        **dict.fromkeys(SPECTRUM_METRICS, True),
     }
-    figure_metrics = SPECTRUM_METRICS
+    #: The first table: the ranking metrics and the traffic (then the costs).
+    headline_metrics = ("hr_at_10", "ndcg_at_10", "full_hr_at_10", "full_ndcg_at_10", "upload_mb_per_round")
     budget_cls = FedRecBudget
     budgets = {
         "smoke": {
@@ -343,14 +343,36 @@ class FedRecTrack(Track):
             out[f"uniformity_{kind}"] = float(np.mean([uniformity(t) for t in stack]))
         out["upload_mb_per_round"] = float(np.mean(predictions["bytes_up"]) / 2**20)
         out["download_mb_per_round"] = float(np.mean(predictions["bytes_down"]) / 2**20)
-        for kind, stack in tables.items():
-            points = np.mean([spectrum(t) for t in stack], axis=0)
-            for i, value in enumerate(points, start=1):
-                out[f"spectrum_{kind}_{i:02d}"] = float(value)
         return out
 
-    def leaderboard_figures(self, rows: Any, out_dir: Path) -> list[Path]:
+    def item_results(self, predictions: Predictions, truth: FedRecTruth) -> dict[str, np.ndarray]:
+        """Per user: hit and NDCG@10 on the sampled candidates and in full ranking (training items masked)."""
+        from harness.metrics.ranking import ranking_per_user
+
+        sampled = ranking_per_user(predictions["sampled_scores"], truth.candidates == truth.test_items[:, None], k=K)
+        full_relevance = np.zeros(truth.seen.shape, dtype=bool)
+        full_relevance[np.arange(len(truth.test_items)), truth.test_items] = True
+        full = ranking_per_user(predictions["full_scores"], full_relevance, k=K, exclude=truth.seen)
+        return {"hit": sampled["hit"], "ndcg": sampled["ndcg"], "full_hit": full["hit"], "full_ndcg": full["ndcg"]}
+
+    def resample_metrics(self, items: Any, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """HR@10 and NDCG@10, sampled and full, of every resample of the users."""
+        from harness.metrics.resample import weighted_mean
+
+        return {
+            "hr_at_10": weighted_mean(items["hit"], weights),
+            "ndcg_at_10": weighted_mean(items["ndcg"], weights),
+            "full_hr_at_10": weighted_mean(items["full_hit"], weights),
+            "full_ndcg_at_10": weighted_mean(items["full_ndcg"], weights),
+        }
+
+    def diagnostics(self, predictions: Predictions, truth: FedRecTruth) -> dict[str, np.ndarray]:
+        """Normalised singular values of the global table and the mean over the measured users' tables."""
+        tables = {"global": predictions["item_emb_global"][None], "personal": predictions["item_emb_personal"]}
+        return {f"spectrum_{kind}": np.mean([spectrum(t) for t in stack], axis=0) for kind, stack in tables.items()}
+
+    def leaderboard_figures(self, rows: Any, out_dir: Path, diagnostics: Any = None) -> list[Path]:
         """One PNG per (dataset, subset): singular-value spectra of the global and personalised item tables."""
         from harness.tracks.fedrec.figures import spectrum_figures
 
-        return spectrum_figures(rows, out_dir, n_points=N_SPECTRUM)
+        return spectrum_figures(rows, out_dir, diagnostics or {})

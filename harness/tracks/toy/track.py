@@ -172,6 +172,25 @@ class ToyTrack(Track):
         return {"accuracy": float(correct.mean()), "n_errors": float((~correct).sum()), "brier": brier}
 
 
+    strata_item = "label"
+
+    def item_results(self, predictions: Predictions, truth: ToyTruth) -> dict[str, np.ndarray]:
+        """Per test row: 1.0 when correct, the squared error of the score, and the label."""
+        correct = (predictions["labels"].astype(np.int64) == truth.labels).astype(np.float64)
+        return {"correct": correct, "squared_error": (predictions["scores"] - truth.labels) ** 2,
+                "label": truth.labels}
+
+    def resample_metrics(self, items: Any, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Accuracy, error count and Brier score of every resample."""
+        from harness.metrics.resample import weighted_mean
+
+        return {
+            "accuracy": weighted_mean(items["correct"], weights),
+            "n_errors": np.atleast_2d(weights) @ (1.0 - items["correct"]),
+            "brier": weighted_mean(items["squared_error"], weights),
+        }
+
+
 class _ToyMethod(Method):
     track = "toy"
     kind = "baseline"

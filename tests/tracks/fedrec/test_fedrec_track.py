@@ -12,7 +12,7 @@ from harness.errors import BudgetError, InvalidPredictionError
 from harness.metrics.ranking import ndcg_at_k
 from harness.runner import plan_run, run_plan
 from harness.store import Store
-from harness.tracks.fedrec import SPECTRUM_METRICS, FedRecInputs, FedRecTrack, FedRecTruth, spectrum
+from harness.tracks.fedrec import SPECTRA, FedRecInputs, FedRecTrack, FedRecTruth, spectrum
 from harness.tracks.fedrec.split import ensure_split, leave_one_out, processed_folder, read_split
 
 SEED = 0
@@ -201,8 +201,22 @@ def test_evaluate_against_hand_computed_ranks(monkeypatch):
     assert got["val_hr_at_10"] == 0.5 and got["upload_mb_per_round"] == pytest.approx(1.5 / 2**20)
     assert got["download_mb_per_round"] == 1.0
     assert got["srank_personal"] == pytest.approx(got["srank_global"])  # scaling a table keeps its ranks
-    assert set(got) == set(FedRecTrack.metrics) and set(SPECTRUM_METRICS) <= set(got)
-    assert got["spectrum_global_01"] == 1.0 and got["spectrum_global_04"] == 0.0  # d = 3, padded
+    assert set(got) == set(FedRecTrack.metrics) and not any(m.startswith("spectrum") for m in got)
+    diagnostics = FedRecTrack().diagnostics(_predictions(), _truth())
+    assert set(diagnostics) == set(SPECTRA) and diagnostics["spectrum_global"].shape == (fedrec.N_SPECTRUM,)
+    assert diagnostics["spectrum_global"][0] == 1.0 and diagnostics["spectrum_global"][3] == 0.0  # d = 3, padded
+
+
+def test_per_user_results_resample_to_the_evaluated_metrics():
+    track, predictions, truth = FedRecTrack(), _predictions(), _truth()
+    got = track.evaluate(predictions, truth)
+    items = track.item_results(predictions, truth)
+    assert all(len(v) == 3 for v in items.values())
+    once = track.resample_metrics(items, np.ones((1, 3)))
+    for metric, values in once.items():
+        assert values[0] == pytest.approx(got[metric]), metric
+    doubled = track.resample_metrics(items, np.array([[2.0, 0.0, 1.0]]))
+    assert doubled["hr_at_10"][0] == pytest.approx((2 * items["hit"][0] + items["hit"][2]) / 3)
 
 
 def test_spectrum_of_a_collapsed_table():
