@@ -388,6 +388,8 @@ class Track(ABC):
     def evaluate(self, predictions: Predictions, truth: Any) -> dict[str, float]:
         """Compute every metric of :attr:`metrics` from raw predictions and truth."""
 
+    #: The cost the report's quality-vs-cost scatter puts against the main metric.
+    cost_metric: ClassVar[str] = "predict_s_per_item"
     #: Metrics of a leaderboard's first table, before the costs (default: the first four of :attr:`metrics`).
     headline_metrics: ClassVar[tuple[str, ...]] = ()
     #: Name of the :meth:`item_results` array whose values stratify the bootstrap over test items (e.g. the

@@ -257,6 +257,7 @@ class Board:
         n_replicates: Bootstrap replicates per cell.
         alpha: Level of the intervals and tests.
         strata: Name of the per-item array the bootstrap is stratified by ("" for none).
+        budget: Budget name.
     """
 
     track: str
@@ -270,6 +271,7 @@ class Board:
     n_replicates: int = stats.N_REPLICATES
     alpha: float = stats.ALPHA
     strata: str = ""
+    budget: str = ""
 
     @property
     def main(self) -> str:
@@ -437,7 +439,7 @@ def build_board(
         scored = [m for m in metrics if m not in COST_METRICS]
         headline = scored[:4] + [m for m in metrics if m in COST_METRICS]
     return Board(track, dict(metrics), [m for m in headline if m in metrics], resampled, table, tests, comparisons,
-                 _header(chosen, budget, preset), n_replicates, alpha, strata)
+                 _header(chosen, budget, preset), n_replicates, alpha, strata, budget)
 
 
 def _header(chosen: pd.DataFrame, budget: str, preset: dict[str, Any] | None) -> dict[str, str]:

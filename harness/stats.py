@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -247,8 +247,11 @@ def rank_test(scores: Any, *, higher_is_better: bool = True, alpha: float = ALPH
     return result
 
 
-def cd_diagram(test: RankTest, path: Path, *, title: str, kinds: Mapping[str, str] | None = None) -> Path | None:
-    """Draw the critical-difference diagram of ``test`` to ``path`` (PNG); None when there is no post-hoc test.
+def cd_diagram(test: RankTest, path: Path | BinaryIO, *, title: str,
+               kinds: Mapping[str, str] | None = None) -> Path | BinaryIO | None:
+    """Draw the critical-difference diagram of ``test`` to ``path`` (a PNG file or a binary buffer).
+
+    Returns ``path``, or None when there is no post-hoc test to draw.
 
     Methods joined by a bar are not significantly different under the post-hoc test (scikit-posthocs'
     ``critical_difference_diagram``); the title states the test, alpha and the number of blocks.
@@ -275,8 +278,9 @@ def cd_diagram(test: RankTest, path: Path, *, title: str, kinds: Mapping[str, st
 
     ax.set_title("\n".join([title, *textwrap.wrap(test.describe(), 110)]), fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    if isinstance(path, (str, Path)):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
     plt.close(fig)
     return path

@@ -10,7 +10,23 @@ from typing import Any
 from harness.api import COST_METRICS
 from harness.cli._base import Subcommand, add_results, results_dir
 
-__all__ = ["Leaderboard", "track_board", "write_track_leaderboard"]
+__all__ = ["Leaderboard", "check_level", "track_board", "write_track_leaderboard"]
+
+
+def check_level(n_replicates: int, alpha: float) -> None:
+    """Refuse a replicate count below 100 or a level outside (0, 0.5), saying what to pass.
+
+    Raises:
+        ParbenchError: Either value is out of range.
+    """
+    from harness.errors import ParbenchError
+
+    if n_replicates < 100:
+        msg = f"--replicates must be at least 100 (percentile intervals need them); got {n_replicates}."
+        raise ParbenchError(msg)
+    if not 0 < alpha < 0.5:
+        msg = f"--alpha must lie in (0, 0.5), e.g. 0.05 for 95% intervals; got {alpha}."
+        raise ParbenchError(msg)
 
 
 def track_board(track: Any, results: Path, *, budget: str, n_replicates: int = 1000, alpha: float = 0.05) -> Any:
@@ -77,6 +93,7 @@ class Leaderboard(Subcommand):
         from harness.registry import tracks
 
         track = tracks.get(args.track)()
+        check_level(args.replicates, args.alpha)
         md_path = write_track_leaderboard(track, results_dir(args), budget=args.budget,
                                           n_replicates=args.replicates, alpha=args.alpha)
         if args.print:

@@ -223,6 +223,7 @@ class FedRecTrack(Track):
         "upload_mb_per_round": False,
         "download_mb_per_round": False,
     }
+    cost_metric = "upload_mb_per_round"
     #: The first table: the ranking metrics and the traffic (then the costs).
     headline_metrics = ("hr_at_10", "ndcg_at_10", "full_hr_at_10", "full_ndcg_at_10", "upload_mb_per_round")
     budget_cls = FedRecBudget
