@@ -211,7 +211,7 @@ def run_plan(
     checkout = git_state(fresh=True)  # the code as the run starts: edits made while jobs run are not theirs
     _warm_up(plan.track)
     executor = executor if executor is not None else LocalExecutor(n_jobs)
-    n_threads = max(1, (os.cpu_count() or 1) // max(1, executor.n_slots))
+    n_threads = executor.threads_per_job or max(1, (os.cpu_count() or 1) // max(1, executor.n_slots))
     queue = [_task(plan, job, device, n_threads) for job in pending]
     scorer = _Scorer(plan, store, checkout)
     with _Report(plan.track.name, len(pending), summary, store, progress=progress, on_result=on_result) as report:

@@ -14,6 +14,7 @@ from harness.cli._base import (
     parse_overrides,
     results_dir,
 )
+from harness.errors import ParbenchError
 
 __all__ = ["Run"]
 
@@ -63,7 +64,16 @@ class Run(Subcommand):
             metavar="PATH",
             help="local backbone checkpoint every method loads alike (same as --set weights=PATH); default random init",
         )
-        parser.add_argument("--jobs", type=int, default=1, metavar="N", help="jobs run at once (default 1)")
+        parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                            help="jobs run at once by the local executor (default 1)")
+        parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                            help="where jobs run: local (a fork-server pool on this machine, default) or ray (every "
+                                 "job a Ray task; needs pip install '.[ray]' and the data folder at the same path "
+                                 "on every node)")
+        parser.add_argument("--address", default=None, metavar="auto|HOST:PORT",
+                            help="Ray cluster to join (with --executor ray); default: start a local Ray instance")
+        parser.add_argument("--cpus-per-job", type=int, default=1, metavar="N",
+                            help="CPUs (and threads) each job asks Ray for (with --executor ray; default 1)")
         parser.add_argument("--rerun-failed", action="store_true", help="also rerun stored jobs that did not end ok")
         parser.add_argument(
             "--device", choices=("auto", "cpu", "cuda"), default=None, help="device; default: the budget's device"
@@ -93,6 +103,14 @@ class Run(Subcommand):
             f"budget {plan.budget.name} ({plan.budget.hash()})",
             file=sys.stderr,
         )
+        executor = None
+        if args.executor == "ray":
+            from harness.executors.ray_cluster import RayExecutor
+
+            executor = RayExecutor(args.address, cpus_per_job=args.cpus_per_job)
+        elif args.address is not None:
+            msg = "--address names a Ray cluster: pass it with --executor ray."
+            raise ParbenchError(msg)
         summary = run_plan(
             plan,
             store,
@@ -100,6 +118,7 @@ class Run(Subcommand):
             rerun_failed=args.rerun_failed,
             device=args.device,
             progress=not args.no_progress,
+            executor=executor,
         )
         counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items())) or "nothing to run"
         print(f"{plan.track.name}: {counts}; {summary.skipped} already stored; results in "

@@ -4,6 +4,8 @@
   :meth:`~Executor.shutdown`); each finished job comes back as an :class:`Outcome`.
 - :class:`LocalExecutor`: a pool of processes forked from a warm fork server on this machine, each job under
   its budget's wall-time and memory limits; :mod:`~harness.executors.memory` accounts each job's own memory.
+- :class:`~harness.executors.ray_cluster.RayExecutor` (import it from :mod:`harness.executors.ray_cluster`; it
+  needs Ray): every job a Ray task on a local or remote cluster, each run there by a local executor.
 """
 
 from __future__ import annotations

@@ -63,6 +63,8 @@ class Executor(ABC):
     """
 
     n_slots: int = 1
+    #: Threads each job may use; ``None``: the runner gives each job cpu_count / :attr:`n_slots`.
+    threads_per_job: int | None = None
 
     def open(self, preload: list[str]) -> None:  # noqa: B027 - optional hook
         """Prepare to run jobs whose modules are ``preload`` (e.g. start a fork server that imports them)."""
