@@ -469,9 +469,9 @@ def significance_marks(board: Board, dataset: str) -> dict[str, str]:
             for m in test.methods}
 
 
-def cd_path(track: str, dataset: str) -> str:
-    """Path of a dataset's critical-difference diagram, relative to ``results/leaderboards``."""
-    return f"{track}/cd-{dataset}.png"
+def cd_path(track: str, dataset: str, budget: str) -> str:
+    """Path of a dataset's critical-difference diagram under a budget, relative to ``results/leaderboards``."""
+    return f"{track}/cd-{dataset}-{budget}.png"
 
 
 def render_markdown(board: Board, *, figures: Sequence[str] = (), cd_figures: Mapping[str, str] | None = None) -> str:
@@ -600,14 +600,14 @@ def write_leaderboard(
     numeric.to_csv(csv_path, index=False)
     if not board.comparisons.empty:
         (out_dir / track).mkdir(exist_ok=True)
-        board.comparisons.round(6).to_csv(out_dir / track / "comparisons.csv", index=False)
+        board.comparisons.round(6).to_csv(out_dir / track / f"comparisons-{budget}.csv", index=False)
     kinds = board.table.groupby("method")["kind"].first().to_dict()
     cd_figures = {}
     for dataset, test in board.tests.items():
-        drawn = stats.cd_diagram(test, out_dir / cd_path(track, dataset), kinds=kinds,
+        drawn = stats.cd_diagram(test, out_dir / cd_path(track, dataset, budget), kinds=kinds,
                                  title=f"{track} / {dataset}: average rank on {board.main} (budget {budget})")
         if drawn is not None:
-            cd_figures[dataset] = cd_path(track, dataset)
+            cd_figures[dataset] = cd_path(track, dataset, budget)
     shown = [f for f in figures if f not in cd_figures.values()]
     md_path.write_text(render_markdown(board, figures=shown, cd_figures=cd_figures))
     return csv_path, md_path

@@ -192,8 +192,8 @@ def test_board_marks_the_methods_tied_with_the_best_and_draws_the_cd_diagram(tmp
     first = md.split("## d: main metrics and costs")[1].split("Rank test")[0]
     assert "| best " in first and "| ≈ " in first
     _, md_path = write_leaderboard(rows, track="t", metrics=METRICS, budget="default", out_dir=tmp_path, board=board)
-    assert (tmp_path / "t" / "cd-d.png").is_file()
-    assert "![critical-difference diagram](t/cd-d.png)" in md_path.read_text()
+    assert (tmp_path / "t" / "cd-d-default.png").is_file()
+    assert "![critical-difference diagram](t/cd-d-default.png)" in md_path.read_text()
 
 
 def test_paired_comparisons_against_ablations_and_the_best_baseline(monkeypatch):

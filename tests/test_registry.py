@@ -89,3 +89,12 @@ def test_every_builtin_resolves_to_its_track():
 def test_the_fault_methods_are_the_tests_own():
     assert not [name for name, entry in METHODS.items() if entry.target.startswith("engine_faults")]
     assert {"toy-hang", "toy-oom", "toy-raise", "anomaly-peek"} <= set(methods_of("toy")) | set(methods_of("anomaly"))
+
+
+def test_default_presets_of_benchmarked_tracks_run_at_least_three_seeds():
+    from harness.registry import TRACKS, tracks
+
+    for name, entry in TRACKS.items():
+        if entry.bench:
+            seeds = tracks.get(name)().budget("default").seeds
+            assert len(seeds) >= 3, f"{name}: default budget runs {len(seeds)} seed(s); intervals need 3 or more"

@@ -22,7 +22,8 @@ class Report(Subcommand):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Declare the options."""
         parser.add_argument("track", help="track name")
-        parser.add_argument("--budget", default="default", help="budget whose results make the report")
+        parser.add_argument("--budget", default=None,
+                            help="budget whose results make the report (default: the only one stored, else default)")
         parser.add_argument("--out", default=None, help="folder of the pages (default: <results>/report)")
         parser.add_argument("--replicates", type=int, default=1000, help="bootstrap replicates per cell")
         parser.add_argument("--alpha", type=float, default=0.05, help="level of the intervals and tests")
@@ -42,16 +43,18 @@ class Report(Subcommand):
         rows = store.read(track.name)
         if rows.empty:
             print(f"no stored results for track {track.name!r} in {store.track_dir(track.name)}; "
-                  f"run `parbench run {track.name} --budget {args.budget}` first.")
+                  f"run `parbench run {track.name} --budget {args.budget or 'default'}` first.")
             return 1
         _print_status(rows, store, track.name)
         if args.status_only:
             return 0
+        stored = sorted(rows["budget"].unique())
+        budget = args.budget or (stored[0] if len(stored) == 1 else "default")
         from harness.cli.leaderboard import check_level, track_board
         from harness.report import write_report
 
         check_level(args.replicates, args.alpha)
-        board = track_board(track, results, budget=args.budget, n_replicates=args.replicates, alpha=args.alpha)
+        board = track_board(track, results, budget=budget, n_replicates=args.replicates, alpha=args.alpha)
         out = Path(args.out) if args.out else results / "report"
         page = write_report(board, results / "leaderboards" / track.name, out, cost=track.cost_metric,
                             description=track.description)

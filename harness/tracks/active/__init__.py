@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from harness.tracks.active.loop import CLASSIFIERS, PoolState, QueryStrategy, make_classifier
 from harness.tracks.active.track import (
-    CURVE_METRICS,
+    CURVE_PERCENTS,
     ActiveBudget,
     ActiveInputs,
     ActivePool,
@@ -23,7 +23,7 @@ from harness.tracks.active.track import (
 
 __all__ = [
     "CLASSIFIERS",
-    "CURVE_METRICS",
+    "CURVE_PERCENTS",
     "ActiveBudget",
     "ActiveInputs",
     "ActivePool",

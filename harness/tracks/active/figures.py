@@ -1,7 +1,7 @@
 """Learning-curve figures of the active track, drawn from the stored curve points of a whole table.
 
-Each job stores its test accuracy at every 5 % of the label budget (metrics ``curve_000`` ...
-``curve_100``); :func:`learning_curve_figures` draws, per (dataset, subset), the mean over seeds and a
+Each job stores its test accuracy at every 5 % of the label budget (the diagnostic array ``curve``);
+:func:`learning_curve_figures` draws, per (dataset, subset), the mean over seeds and a
 band of one standard deviation, one line per method, methods (not baselines) drawn thicker.
 """
 
@@ -16,24 +16,37 @@ import numpy as np
 __all__ = ["curve_table", "learning_curve_figures"]
 
 
-def curve_table(rows: Any, curve_metrics: Sequence[str]) -> Any:
-    """Return the ok curve points as a DataFrame indexed by (dataset, subset, method, seed), one column per point."""
-    points = rows[(rows["status"] == "ok") & rows["metric"].isin(list(curve_metrics))]
-    table = points.pivot_table(
-        index=["dataset", "subset", "method", "seed"], columns="metric", values="value", aggfunc="first"
-    )
-    return table.reindex(columns=list(curve_metrics))
+def curve_table(rows: Any, diagnostics: Any, percents: Sequence[int]) -> Any:
+    """Return the ok jobs' curves as a DataFrame indexed by (dataset, subset, method, seed), one column per point.
+
+    Args:
+        rows: Store rows of one budget.
+        diagnostics: job key -> the job's diagnostic arrays (``curve``).
+        percents: Percent of the label budget of each point (the columns).
+    """
+    import pandas as pd
+
+    jobs = rows[rows["status"] == "ok"].drop_duplicates("job_key")
+    records, index = [], []
+    for job in jobs.itertuples():
+        curve = diagnostics.get(job.job_key, {}).get("curve")
+        if curve is not None:
+            records.append(np.asarray(curve, dtype=np.float64))
+            index.append((job.dataset, job.subset, job.method, int(job.seed)))
+    if not records:
+        return pd.DataFrame()
+    names = ["dataset", "subset", "method", "seed"]
+    return pd.DataFrame(np.stack(records), index=pd.MultiIndex.from_tuples(index, names=names),
+                        columns=list(percents)).sort_index()
 
 
-def learning_curve_figures(
-    rows: Any, out_dir: Path, *, curve_metrics: Sequence[str], percents: Sequence[int]
-) -> list[Path]:
+def learning_curve_figures(rows: Any, out_dir: Path, diagnostics: Any, *, percents: Sequence[int]) -> list[Path]:
     """Write one PNG per (dataset, subset) into ``out_dir``, named ``<dataset>-<subset>.png``.
 
     Args:
         rows: Store rows of one budget (pandas DataFrame with the store's columns).
         out_dir: Folder of the figures (created).
-        curve_metrics: Metric names of the curve points, in x order.
+        diagnostics: job key -> the job's diagnostic arrays.
         percents: Percent of the label budget of each point.
 
     Returns:
@@ -44,7 +57,7 @@ def learning_curve_figures(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = curve_table(rows, curve_metrics)
+    table = curve_table(rows, diagnostics, percents)
     if table.empty:
         return []
     kinds = rows.groupby("method")["method_kind"].first().to_dict()

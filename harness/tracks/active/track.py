@@ -27,9 +27,10 @@ Metrics: ``aulc`` (main): area under the curve of test accuracy against labels u
 label range (:func:`harness.metrics.curves.area_under_learning_curve`), so it is the mean accuracy over
 the budget; ``accuracy_at_{25,50,100}pct``: test accuracy after 25, 50 and 100 % of the label budget
 (linear interpolation between steps when a batch overshoots); ``query_s``: mean seconds per query
-(choice of one batch, retraining excluded). The curve itself is stored at every 5 % of the budget
-(``curve_000`` ... ``curve_100``, :attr:`ActiveTrack.figure_metrics`), drawn per subset by
-:meth:`ActiveTrack.leaderboard_figures` and left out of the tables.
+(choice of one batch, retraining excluded). The curve itself is stored at every 5 % of the budget as the
+diagnostic array ``curve`` (:meth:`ActiveTrack.diagnostics`), drawn per subset by
+:meth:`ActiveTrack.leaderboard_figures`. ``aulc`` and the accuracies are resampled over test rows for the
+leaderboard's intervals (:meth:`ActiveTrack.item_results`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from harness.options import option
 from harness.registry import load_target
 
 __all__ = [
-    "CURVE_METRICS",
+    "CURVE_PERCENTS",
     "ActiveBudget",
     "ActiveInputs",
     "ActivePool",
@@ -62,7 +63,6 @@ __all__ = [
 #: Percent of the label budget at which the learning curve is stored (figures only).
 CURVE_PERCENTS = tuple(range(0, 101, 5))
 #: Names of the stored curve points, ``curve_000`` ... ``curve_100``.
-CURVE_METRICS = tuple(f"curve_{p:03d}" for p in CURVE_PERCENTS)
 #: Percent of the label budget of the ``accuracy_at_*pct`` metrics.
 ACCURACY_PERCENTS = (25, 50, 100)
 
@@ -239,9 +239,7 @@ class ActiveTrack(Track):
         "aulc": True,
         **{f"accuracy_at_{p}pct": True for p in ACCURACY_PERCENTS},
         "query_s": False,
-        **dict.fromkeys(CURVE_METRICS, True),
     }
-    figure_metrics = CURVE_METRICS
     budget_cls = ActiveBudget
     budgets = {
         "smoke": {
@@ -342,9 +340,14 @@ class ActiveTrack(Track):
         for p in ACCURACY_PERCENTS:
             out[f"accuracy_at_{p}pct"] = float(np.interp(start + span * p / 100, n_labelled, accuracy))
         out["query_s"] = float(np.mean(predictions["query_s"]))
-        for p, name in zip(CURVE_PERCENTS, CURVE_METRICS, strict=True):
-            out[name] = float(np.interp(start + span * p / 100, n_labelled, accuracy))
         return out
+
+    def diagnostics(self, predictions: Predictions, truth: ActiveTruth) -> dict[str, np.ndarray]:
+        """The learning curve: test accuracy at every 5 % of the label budget (``curve``, 21 points)."""
+        accuracy = (predictions["labels"] == truth.labels[None, :]).mean(axis=1)
+        n_labelled = truth.n_labelled.astype(np.float64)
+        start, span = n_labelled[0], n_labelled[-1] - n_labelled[0]
+        return {"curve": np.interp(start + span * np.asarray(CURVE_PERCENTS) / 100, n_labelled, accuracy)}
 
     strata_item = "label"
 
@@ -372,4 +375,4 @@ class ActiveTrack(Track):
         """One learning-curve PNG per (dataset, subset): mean and std band over seeds, one line per method."""
         from harness.tracks.active.figures import learning_curve_figures
 
-        return learning_curve_figures(rows, out_dir, curve_metrics=CURVE_METRICS, percents=CURVE_PERCENTS)
+        return learning_curve_figures(rows, out_dir, diagnostics or {}, percents=CURVE_PERCENTS)

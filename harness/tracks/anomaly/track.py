@@ -142,7 +142,7 @@ class AnomalyTrack(Track):
             "train_max_images": 16, "batch_size": 16, "max_steps": 8, "mask_size": 64,
         },
         "default": {
-            "time_limit_s": 300.0, "memory_limit_mb": 6144, "seeds": (0,), "image_size": 96,
+            "time_limit_s": 300.0, "memory_limit_mb": 6144, "seeds": (0, 1, 2), "image_size": 96,
             "train_max_images": 20, "batch_size": 16, "max_steps": 100, "mask_size": 128,
         },
         "paper": {

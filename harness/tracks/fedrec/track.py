@@ -233,7 +233,8 @@ class FedRecTrack(Track):
             "batch_size": 64, "lr": 2.0, "item_lr": 200.0, "n_embedding_users": 8,
         },
         "default": {
-            "time_limit_s": 900.0, "memory_limit_mb": 4096, "seeds": (0, 1), "n_rounds": 40, "embedding_dim": 32,
+            "time_limit_s": 900.0, "memory_limit_mb": 4096, "seeds": (0, 1, 2), "n_rounds": 40,
+            "embedding_dim": 32,
         },
         "paper": {
             "time_limit_s": 14400.0, "memory_limit_mb": 65536, "seeds": (0, 1, 2, 3, 4), "n_rounds": 100,

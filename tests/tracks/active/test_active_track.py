@@ -12,7 +12,7 @@ from harness.metrics.curves import area_under_learning_curve
 from harness.runner import plan_run, run_plan
 from harness.store import Store
 from harness.tracks.active import (
-    CURVE_METRICS,
+    CURVE_PERCENTS,
     ActiveInputs,
     ActiveTrack,
     ActiveTruth,
@@ -75,8 +75,24 @@ def test_evaluate_against_a_hand_computed_curve():
     assert got["aulc"] == pytest.approx((0.625 + 0.875 + 1.0 + 0.875) / 4)
     assert got["accuracy_at_25pct"] == 0.75 and got["accuracy_at_50pct"] == 1.0
     assert got["accuracy_at_100pct"] == 0.75 and got["query_s"] == pytest.approx(0.25)
-    assert got["curve_000"] == 0.5 and got["curve_100"] == 0.75 and got["curve_010"] == pytest.approx(0.6)
     assert set(got) == set(ActiveTrack.metrics)
+    curve = ActiveTrack().diagnostics(_predictions(labels), _truth())["curve"]
+    assert curve[0] == 0.5 and curve[-1] == 0.75 and curve[2] == pytest.approx(0.6)  # 0 %, 100 %, 10 %
+
+
+def test_per_row_results_resample_to_the_evaluated_metrics():
+    labels = [[1, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 0], [0, 1, 1, 0], [1, 1, 1, 0]]
+    track, predictions, truth = ActiveTrack(), _predictions(labels), _truth()
+    got = track.evaluate(predictions, truth)
+    items = track.item_results(predictions, truth)
+    once = track.resample_metrics(items, np.ones((1, 4)))
+    assert set(once) == {"aulc", "accuracy_at_25pct", "accuracy_at_50pct", "accuracy_at_100pct"}
+    for metric, values in once.items():
+        assert values[0] == pytest.approx(got[metric]), metric
+    # a resample that draws test row 0 four times: the metrics of row 0's own 0/1 curve
+    row0 = np.array(labels)[:, 0] == truth.labels[0]
+    only = track.resample_metrics(items, np.array([[4.0, 0.0, 0.0, 0.0]]))
+    assert only["aulc"][0] == pytest.approx(area_under_learning_curve([3, 4, 5, 6, 7], row0.astype(float)))
 
 
 @pytest.mark.parametrize(
@@ -162,7 +178,9 @@ def test_smoke_grid_through_the_runner_then_leaderboard_and_figures(data_root, t
     assert "![classification_suite-iris](active/classification_suite-iris.png)" in text
     assert (tmp_path / "leaderboards" / "active" / "classification_suite-iris.png").stat().st_size > 10_000
     assert "curve_" not in text and "curve_" not in (tmp_path / "leaderboards" / "active.csv").read_text()
-    assert set(CURVE_METRICS) <= set(rows["metric"])  # stored and regression-checked, only hidden from tables
+    assert not rows["metric"].str.startswith("curve").any()  # the curve is an array beside the rows
+    curve = Store(tmp_path).read_arrays("active", rows["job_key"].iloc[0], "diagnostic")["curve"]
+    assert curve.shape == (len(CURVE_PERCENTS),) and ((curve >= 0) & (curve <= 1)).all()
     again = plan_run("active", budget="smoke", data_root=data_root, method_names=["al-margin"], seeds=[0])
     run_plan(again, Store(tmp_path / "again"), progress=False)
     first = rows[(rows["method"] == "al-margin") & (rows["seed"] == 0)].set_index("metric")["value"]
