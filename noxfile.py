@@ -79,8 +79,10 @@ def _bench(track: str, extras: str, n_jobs: int) -> None:
         session.run("parbench", "run", track, *args)
         budget = args[args.index("--budget") + 1] if "--budget" in args else "default"
         session.run("parbench", "leaderboard", track, "--budget", budget)
+        session.run("parbench", "report", track, "--budget", budget)
 
-    bench.__doc__ = f"Run the {track} track's default grid on the embedded data and write its leaderboard."
+    bench.__doc__ = (f"Run the {track} track's default grid on the embedded data; write its leaderboard and its "
+                     "HTML report.")
 
 
 for _name, _entry in TRACKS.items():

@@ -36,6 +36,7 @@ __all__ = [
     "aggregate",
     "budget_overrides",
     "build_board",
+    "diagnostic_frame",
     "format_cell",
     "item_replicates",
     "render_markdown",
@@ -220,6 +221,34 @@ def item_replicates(
     return out
 
 
+def diagnostic_frame(rows: pd.DataFrame, diagnostics: Mapping[str, Mapping[str, np.ndarray]], name: str,
+                     columns: Sequence[Any] | None = None) -> pd.DataFrame:
+    """One diagnostic array of every ok job as a DataFrame indexed by (dataset, subset, method, seed).
+
+    Args:
+        rows: Store rows of one budget.
+        diagnostics: job key -> the job's diagnostic arrays (:meth:`harness.api.Track.diagnostics`).
+        name: The array (e.g. ``"curve"``); jobs without it are left out.
+        columns: Labels of the array's points (default 1, 2, ...).
+
+    Returns:
+        One row per job, one column per point; empty when no job stored the array.
+    """
+    jobs = rows[rows["status"] == "ok"].drop_duplicates("job_key")
+    records, index = [], []
+    for job in jobs.itertuples():
+        points = diagnostics.get(job.job_key, {}).get(name)
+        if points is not None:
+            records.append(np.asarray(points, dtype=np.float64))
+            index.append((job.dataset, job.subset, job.method, int(job.seed)))
+    if not records:
+        return pd.DataFrame()
+    labels = list(columns) if columns is not None else list(range(1, len(records[0]) + 1))
+    names = ["dataset", "subset", "method", "seed"]
+    return pd.DataFrame(np.stack(records), index=pd.MultiIndex.from_tuples(index, names=names),
+                        columns=labels).sort_index()
+
+
 def format_cell(mean: float, low: float, high: float, status: str, n_ok: int, n_runs: int, *,
                 digits: int = 3) -> str:
     """Render one cell: ``0.912 [0.890, 0.930]``, ``0.912 [0.890, 0.930] (1/3 failed)``, ``0.912`` or ``TIMEOUT``.
@@ -277,6 +306,11 @@ class Board:
     def main(self) -> str:
         """The main metric."""
         return next(iter(self.metrics))
+
+    def arrows(self) -> dict[str, str]:
+        """Column suffix of each metric: its better direction, and ``†`` when it is not resampled over items."""
+        return {m: ("↑" if up else "↓") + ("" if m in self.resampled or m in COST_METRICS else " †")
+                for m, up in self.metrics.items()}
 
     def interval_note(self) -> str:
         """What the intervals of the table are, in one paragraph."""
@@ -487,9 +521,10 @@ def render_markdown(board: Board, *, figures: Sequence[str] = (), cd_figures: Ma
     main = board.main
     lines = [f"# Leaderboard: {board.track}", ""]
     lines += [f"- {key}: {value}" for key, value in board.header.items()]
-    lines += [f"- {board.interval_note()}", "- arrows give the better direction; rank: by the mean of the main "
-              "metric; `≈`: not significantly different from the best by the rank test below", ""]
-    arrow = {m: "↑" if up else "↓" for m, up in board.metrics.items()}
+    lines += [f"- {board.interval_note()}", "- arrows give the better direction; `†`: not resampled over items "
+              "(interval over seeds only); rank: by the mean of the main metric; `≈`: not significantly different "
+              "from the best by the rank test below", ""]
+    arrow = board.arrows()
     table = board.table
     for dataset, by_dataset in table.groupby("dataset", sort=True):
         mean_rows = by_dataset[by_dataset["subset"] == MEAN_SUBSET]

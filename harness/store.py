@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,19 +103,9 @@ class Store:
 
     def write(self, track: str, key: str, rows: Iterable[Mapping[str, Any]]) -> Path:
         """Write the rows of job ``key`` atomically, replacing an earlier file of the same job."""
-        folder = self.track_dir(track)
-        final = folder / f"{key}.parquet"
-        tmp = folder / f".tmp-{key}-{uuid.uuid4().hex}.parquet"
+        final = self.track_dir(track) / f"{key}.parquet"
         table = pa.Table.from_pylist([{name: row.get(name) for name in SCHEMA.names} for row in rows], schema=SCHEMA)
-        try:
-            pq.write_table(table, tmp)
-            with tmp.open("rb") as handle:
-                os.fsync(handle.fileno())
-            tmp.replace(final)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            msg = f"cannot write {final}: {exc.strerror or exc}; free space or pass another --results folder."
-            raise ResultsError(msg) from exc
+        _atomic_write(final, lambda tmp: pq.write_table(table, tmp))
         return final
 
     def arrays_path(self, track: str, key: str) -> Path:
@@ -133,19 +123,14 @@ class Store:
             return
         final = self.arrays_path(track, key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex}.npz"
         payload = {f"item/{k}": np.asarray(v) for k, v in items.items()}
         payload.update({f"diagnostic/{k}": np.asarray(v) for k, v in diagnostics.items()})
-        try:
+
+        def write(tmp: Path) -> None:
             with tmp.open("wb") as handle:
                 np.savez(handle, **payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(final)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            msg = f"cannot write {final}: {exc.strerror or exc}; free space or pass another --results folder."
-            raise ResultsError(msg) from exc
+
+        _atomic_write(final, write)
 
     def read_arrays(self, track: str, key: str, group: str) -> dict[str, Any]:
         """Return job ``key``'s stored arrays of ``group`` (``"item"`` or ``"diagnostic"``); empty if none.
@@ -193,3 +178,21 @@ class Store:
         except (OSError, pa.ArrowInvalid) as exc:
             msg = f"result file {path} cannot be read ({exc}); delete it and run again to recompute that job."
             raise ResultsError(msg) from exc
+
+
+def _atomic_write(final: Path, write: Callable[[Path], None]) -> None:
+    """Write ``final`` through ``write(tmp)`` on a temporary name beside it, fsync, then rename over it.
+
+    Raises:
+        ResultsError: The write failed (disk full, folder gone); the temporary file is removed.
+    """
+    tmp = final.parent / f".tmp-{final.stem}-{uuid.uuid4().hex}{final.suffix}"
+    try:
+        write(tmp)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        msg = f"cannot write {final}: {exc.strerror or exc}; free space or pass another --results folder."
+        raise ResultsError(msg) from exc

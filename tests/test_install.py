@@ -105,7 +105,7 @@ def test_the_installed_wheel_is_the_one_that_runs(fresh):
     assert Path(module).is_relative_to(tmp / "venv") and Path(cards).is_relative_to(tmp / "venv")
 
 
-def test_list_run_and_leaderboard_from_the_installed_wheel(fresh):
+def test_list_run_leaderboard_and_report_from_the_installed_wheel(fresh):
     _, work, parbench, _ = fresh
     listed = parbench("list", "datasets")
     assert listed.returncode == 0, listed.stderr
@@ -115,6 +115,9 @@ def test_list_run_and_leaderboard_from_the_installed_wheel(fresh):
     board = parbench("leaderboard", "toy", "--budget", "smoke")
     assert board.returncode == 0, board.stderr
     assert "toy-centroid" in (work / "results" / "leaderboards" / "toy.md").read_text()  # under the current folder
+    report = parbench("report", "toy", "--budget", "smoke")  # its templates ship in the wheel
+    assert report.returncode == 0, report.stderr
+    assert "Leaderboard: toy" in (work / "results" / "report" / "toy-smoke.html").read_text()
     named = parbench("run", "toy", "--budget", "smoke", "--no-progress", "--results", str(work / "elsewhere"))
     assert named.returncode == 0, named.stderr
     assert list((work / "elsewhere" / "runs" / "toy").glob("*.parquet"))

@@ -116,7 +116,7 @@ def _table(rows: pd.DataFrame, order: Sequence[str], columns: str, arrow: dict[s
 
 
 def _datasets(board: Board, figures: dict[str, bytes], cost: str) -> list[dict[str, Any]]:
-    arrow = {m: "↑" if up else "↓" for m, up in board.metrics.items()}
+    arrow = board.arrows()
     out = []
     for dataset, by_dataset in board.table.groupby("dataset", sort=True):
         mean_rows = by_dataset[by_dataset["subset"] == MEAN_SUBSET]

@@ -24,20 +24,9 @@ def curve_table(rows: Any, diagnostics: Any, percents: Sequence[int]) -> Any:
         diagnostics: job key -> the job's diagnostic arrays (``curve``).
         percents: Percent of the label budget of each point (the columns).
     """
-    import pandas as pd
+    from harness.leaderboard import diagnostic_frame
 
-    jobs = rows[rows["status"] == "ok"].drop_duplicates("job_key")
-    records, index = [], []
-    for job in jobs.itertuples():
-        curve = diagnostics.get(job.job_key, {}).get("curve")
-        if curve is not None:
-            records.append(np.asarray(curve, dtype=np.float64))
-            index.append((job.dataset, job.subset, job.method, int(job.seed)))
-    if not records:
-        return pd.DataFrame()
-    names = ["dataset", "subset", "method", "seed"]
-    return pd.DataFrame(np.stack(records), index=pd.MultiIndex.from_tuples(index, names=names),
-                        columns=list(percents)).sort_index()
+    return diagnostic_frame(rows, diagnostics, "curve", percents)
 
 
 def learning_curve_figures(rows: Any, out_dir: Path, diagnostics: Any, *, percents: Sequence[int]) -> list[Path]:

@@ -27,21 +27,9 @@ def spectrum_table(rows: Any, diagnostics: Any, table: str) -> Any:
         diagnostics: job key -> the job's diagnostic arrays (``spectrum_global``, ``spectrum_personal``).
         table: ``"global"`` or ``"personal"``.
     """
-    import pandas as pd
+    from harness.leaderboard import diagnostic_frame
 
-    jobs = rows[rows["status"] == "ok"].drop_duplicates("job_key")
-    records, index = [], []
-    for job in jobs.itertuples():
-        points = diagnostics.get(job.job_key, {}).get(f"spectrum_{table}")
-        if points is not None:
-            records.append(np.asarray(points, dtype=np.float64))
-            index.append((job.dataset, job.subset, job.method, int(job.seed)))
-    if not records:
-        return pd.DataFrame()
-    names = ["dataset", "subset", "method", "seed"]
-    frame = pd.DataFrame(np.stack(records), index=pd.MultiIndex.from_tuples(index, names=names),
-                         columns=range(1, len(records[0]) + 1))
-    return frame.sort_index()
+    return diagnostic_frame(rows, diagnostics, f"spectrum_{table}")
 
 
 def spectrum_figures(rows: Any, out_dir: Path, diagnostics: Any) -> list[Path]:
