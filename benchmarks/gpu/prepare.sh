@@ -13,6 +13,9 @@ WHEELS=(
   docstring-parser==0.18.0 omegaconf==2.4.0 rich-argparse==1.8.0 platformdirs==4.9.4
   # parbench's own needs beyond the image
   mambapy==1.2.0 tabulate==0.10.0 tqdm==4.70.1 psutil==7.2.2
+  # the leaderboard's statistics, plots and report (core dependencies since #12), and the compiled fedrec step
+  jinja2 markupsafe scikit-posthocs statsmodels patsy seaborn matplotlib contourpy cycler fonttools kiwisolver
+  pyparsing numba llvmlite
   # the CUDA tests
   pytest pluggy iniconfig pygments packaging hypothesis sortedcontainers
 )
