@@ -36,11 +36,14 @@ __all__ = [
     "aggregate",
     "budget_overrides",
     "build_board",
+    "cell_text",
     "diagnostic_frame",
+    "draw_cd",
     "format_cell",
     "item_replicates",
     "render_markdown",
     "select_rows",
+    "write_board",
     "write_leaderboard",
 ]
 
@@ -249,6 +252,12 @@ def diagnostic_frame(rows: pd.DataFrame, diagnostics: Mapping[str, Mapping[str, 
                         columns=labels).sort_index()
 
 
+def cell_text(row: Any) -> str:
+    """The rendered cell of one row of :func:`aggregate`'s table: costs without their interval."""
+    bounds = (math.nan, math.nan) if str(row.metric) in COST_METRICS else (row.low, row.high)
+    return format_cell(row.mean, *bounds, row.status, row.n_ok, row.n_runs)
+
+
 def format_cell(mean: float, low: float, high: float, status: str, n_ok: int, n_runs: int, *,
                 digits: int = 3) -> str:
     """Render one cell: ``0.912 [0.890, 0.930]``, ``0.912 [0.890, 0.930] (1/3 failed)``, ``0.912`` or ``TIMEOUT``.
@@ -351,10 +360,9 @@ def _ablations(methods: Sequence[str]) -> dict[str, list[str]]:
             if (other != name and other_target == target and other_meta.get("kind", "method") == "method"
                     and config.items() < other_config.items()):
                 out.setdefault(name, []).append(other)
-    full = [m for m in out if not any(m in abl for abl in out.values())]
-    plain = [m for m, (_, meta) in known.items() if meta.get("kind", "method") == "method"
-             and not any(m in abl for abl in out.values())]
-    return {m: sorted(out.get(m, [])) for m in sorted(set(full) | set(plain))}
+    ablations = {a for found in out.values() for a in found}
+    full = [m for m, (_, meta) in known.items() if meta.get("kind", "method") == "method" and m not in ablations]
+    return {m: sorted(out.get(m, [])) for m in sorted(full)}
 
 
 def compare_methods(
@@ -508,6 +516,20 @@ def cd_path(track: str, dataset: str, budget: str) -> str:
     return f"{track}/cd-{dataset}-{budget}.png"
 
 
+def draw_cd(board: Board, dataset: str, target: Any) -> Any:
+    """Draw the critical-difference diagram of one dataset of ``board`` to ``target`` (a path or a buffer).
+
+    Returns ``target``, or None when the dataset has no post-hoc test to draw.
+    """
+    test = board.tests.get(dataset)
+    if test is None:
+        return None
+    rows = board.table[board.table["dataset"] == dataset]
+    kinds = rows.groupby("method")["kind"].first().to_dict()
+    title = f"{board.track} / {dataset}: average rank on {board.main} (budget {board.budget})"
+    return stats.cd_diagram(test, target, title=title, kinds=kinds)
+
+
 def render_markdown(board: Board, *, figures: Sequence[str] = (), cd_figures: Mapping[str, str] | None = None) -> str:
     """Render the Markdown leaderboard.
 
@@ -576,9 +598,7 @@ def _difference(row: Any) -> str:
 def _pivot_markdown(rows: pd.DataFrame, ranks: pd.Series, columns: str, arrow: dict[str, str], tabulate: Any,
                     marks: Mapping[str, str] | None = None) -> str:
     """One row per method in the order of ``ranks`` (the average's ranks), one column per ``columns`` value."""
-    cells = rows.assign(cell=[
-        format_cell(r.mean, *((math.nan, math.nan) if r.metric in COST_METRICS else (r.low, r.high)), r.status,
-                    r.n_ok, r.n_runs) for r in rows.itertuples()])
+    cells = rows.assign(cell=[cell_text(r) for r in rows.itertuples()])
     kinds = rows.groupby("method")["kind"].first()
     pivot = cells.pivot_table(index="method", columns=columns, values="cell", aggfunc="first", observed=True)
     order = [m for m in ranks.index if m in pivot.index]
@@ -615,19 +635,32 @@ def write_leaderboard(
     out_dir: Path,
     figures: Sequence[str] = (),
     preset: dict[str, Any] | None = None,
-    board: Board | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``<out_dir>/<track>.csv`` and ``.md`` and the critical-difference diagrams of one budget's rows.
+    """Build the board of one budget's rows (without per-item results) and write it (:func:`write_board`).
 
     ``preset`` is the budget preset's fields (:meth:`harness.api.Budget.to_dict`): the header then lists the
     fields the rows' budget (column ``budget_json``) set otherwise (``--set``), so a table run under overrides
-    says so. ``board`` is a :func:`build_board` result to write (default: built here without per-item results).
+    says so.
 
     Returns:
         The CSV and Markdown paths.
     """
-    if board is None:
-        board = build_board(rows, track=track, metrics=metrics, budget=budget, preset=preset)
+    board = build_board(rows, track=track, metrics=metrics, budget=budget, preset=preset)
+    return write_board(board, out_dir, figures=figures)
+
+
+def write_board(board: Board, out_dir: Path, *, figures: Sequence[str] = ()) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<track>.csv`` and ``.md``, the comparisons and the critical-difference diagrams.
+
+    Args:
+        board: From :func:`build_board`.
+        out_dir: ``results/leaderboards``.
+        figures: PNGs to link under "Figures", relative to ``out_dir``.
+
+    Returns:
+        The CSV and Markdown paths.
+    """
+    track, budget = board.track, board.budget
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out_dir / f"{track}.csv", out_dir / f"{track}.md"
     numeric = board.table.copy()
@@ -636,12 +669,9 @@ def write_leaderboard(
     if not board.comparisons.empty:
         (out_dir / track).mkdir(exist_ok=True)
         board.comparisons.round(6).to_csv(out_dir / track / f"comparisons-{budget}.csv", index=False)
-    kinds = board.table.groupby("method")["kind"].first().to_dict()
     cd_figures = {}
-    for dataset, test in board.tests.items():
-        drawn = stats.cd_diagram(test, out_dir / cd_path(track, dataset, budget), kinds=kinds,
-                                 title=f"{track} / {dataset}: average rank on {board.main} (budget {budget})")
-        if drawn is not None:
+    for dataset in board.tests:
+        if draw_cd(board, dataset, out_dir / cd_path(track, dataset, budget)) is not None:
             cd_figures[dataset] = cd_path(track, dataset, budget)
     shown = [f for f in figures if f not in cd_figures.values()]
     md_path.write_text(render_markdown(board, figures=shown, cd_figures=cd_figures))

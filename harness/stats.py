@@ -208,7 +208,8 @@ def rank_test(scores: Any, *, higher_is_better: bool = True, alpha: float = ALPH
     oriented = -values if higher_is_better else values
     oriented = np.where(np.isnan(oriented), np.inf, oriented)  # a failure is worse than any result
     n_blocks, k = oriented.shape
-    ranks = stats.rankdata(oriented, axis=1).mean(axis=0) if n_blocks else np.zeros(k)
+    ranked = stats.rankdata(oriented, axis=1) if n_blocks else np.zeros((0, k))  # failures included
+    ranks = ranked.mean(axis=0) if n_blocks else np.zeros(k)
     order = np.argsort(ranks, kind="stable")
     methods = [str(scores.columns[i]) for i in order]
     result = RankTest(methods, [float(ranks[i]) for i in order], n_blocks, "none", alpha=alpha)
@@ -227,7 +228,6 @@ def rank_test(scores: Any, *, higher_is_better: bool = True, alpha: float = ALPH
         return result
     import scikit_posthocs as sp
 
-    ranked = stats.rankdata(oriented, axis=1)  # ranks carry what the tests need, failures included
     if np.all(ranked == ranked[:, :1]):  # every block ties every method: nothing to tell apart
         statistic, p_value = 0.0, 1.0
     else:

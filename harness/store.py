@@ -138,18 +138,29 @@ class Store:
         Raises:
             ResultsError: The file exists but cannot be read; says which and what to do.
         """
+        return self.read_all_arrays(track, key).get(group, {})
+
+    def read_all_arrays(self, track: str, key: str) -> dict[str, dict[str, Any]]:
+        """Return job ``key``'s stored arrays, group -> name -> array, reading its file once; empty if none.
+
+        Raises:
+            ResultsError: The file exists but cannot be read; says which and what to do.
+        """
         import numpy as np
 
         path = self.arrays_path(track, key)
         if not path.is_file():
             return {}
-        prefix = f"{group}/"
+        out: dict[str, dict[str, Any]] = {}
         try:
             with np.load(path, allow_pickle=False) as data:
-                return {name[len(prefix):]: data[name] for name in data.files if name.startswith(prefix)}
+                for name in data.files:
+                    group, _, array = name.partition("/")
+                    out.setdefault(group, {})[array] = data[name]
         except (OSError, ValueError) as exc:
             msg = f"array file {path} cannot be read ({exc}); delete it and its .parquet to recompute that job."
             raise ResultsError(msg) from exc
+        return out
 
     def files(self, track: str) -> list[Path]:
         """Every job file of ``track``, sorted."""

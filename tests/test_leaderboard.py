@@ -13,6 +13,7 @@ from harness.leaderboard import (
     format_cell,
     render_markdown,
     select_rows,
+    write_board,
     write_leaderboard,
 )
 
@@ -191,7 +192,7 @@ def test_board_marks_the_methods_tied_with_the_best_and_draws_the_cd_diagram(tmp
     md = render_markdown(board)
     first = md.split("## d: main metrics and costs")[1].split("Rank test")[0]
     assert "| best " in first and "| ≈ " in first
-    _, md_path = write_leaderboard(rows, track="t", metrics=METRICS, budget="default", out_dir=tmp_path, board=board)
+    _, md_path = write_board(board, tmp_path)
     assert (tmp_path / "t" / "cd-d-default.png").is_file()
     assert "![critical-difference diagram](t/cd-d-default.png)" in md_path.read_text()
 

@@ -41,12 +41,13 @@ def track_board(track: Any, results: Path, *, budget: str, n_replicates: int = 1
     rows = store.read(track.name)
     chosen = select_rows(rows, budget=budget, track=track.name)
     ok_keys = chosen.loc[chosen["status"] == "ok", "job_key"].unique()
-    diagnostics = {key: store.read_arrays(track.name, key, "diagnostic") for key in ok_keys}
+    arrays = {key: store.read_all_arrays(track.name, key) for key in ok_keys}  # each job's file read once
+    diagnostics = {key: groups.get("diagnostic", {}) for key, groups in arrays.items()}
     track.leaderboard_figures(chosen, results / "leaderboards" / track.name, diagnostics)
     hidden = set(track.figure_metrics)
     chosen = chosen[~chosen["metric"].isin(hidden)]
     metrics = {name: higher for name, higher in track.all_metrics.items() if name not in hidden}
-    replicates = item_replicates(chosen, track, lambda key: store.read_arrays(track.name, key, "item"),
+    replicates = item_replicates(chosen, track, lambda key: arrays.get(key, {}).get("item", {}),
                                  n_replicates=n_replicates)
     preset = track.budget(budget).to_dict() if budget in track.budgets else None
     headline = [*track.headline_metrics, *COST_METRICS] if track.headline_metrics else ()
@@ -58,13 +59,12 @@ def track_board(track: Any, results: Path, *, budget: str, n_replicates: int = 1
 def write_track_leaderboard(track: Any, results: Path, *, budget: str, n_replicates: int = 1000,
                             alpha: float = 0.05) -> Path:
     """Write the leaderboard of ``track`` under ``budget`` and return the Markdown path."""
-    from harness.leaderboard import write_leaderboard
+    from harness.leaderboard import write_board
 
     board = track_board(track, results, budget=budget, n_replicates=n_replicates, alpha=alpha)
     out_dir = results / "leaderboards"
     figures = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / track.name).glob("*.png"))
-    csv_path, md_path = write_leaderboard(board.table, track=track.name, metrics=board.metrics, budget=budget,
-                                          out_dir=out_dir, figures=figures, board=board)
+    csv_path, md_path = write_board(board, out_dir, figures=figures)
     print(f"wrote {csv_path} and {md_path}", file=sys.stderr)
     return md_path
 

@@ -13,7 +13,6 @@ import base64
 import html
 import io
 import json
-import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,9 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import stats
-from harness.api import COST_METRICS
-from harness.leaderboard import MEAN_SUBSET, Board, format_cell, significance_marks
+from harness.leaderboard import MEAN_SUBSET, Board, cell_text, draw_cd, significance_marks
 
 __all__ = ["quality_cost_figure", "write_index", "write_report"]
 
@@ -109,8 +106,7 @@ def _table(rows: pd.DataFrame, order: Sequence[str], columns: str, arrow: dict[s
             if r is None:
                 cells.append(("—", ""))
                 continue
-            bounds = (math.nan, math.nan) if str(r.metric) in COST_METRICS else (r.low, r.high)
-            cells.append((format_cell(r.mean, *bounds, r.status, r.n_ok, r.n_runs), _sort_value(r.mean, r.status)))
+            cells.append((cell_text(r), _sort_value(r.mean, r.status)))
         body.append({"cells": cells, "is_method": kinds.get(method) == "method"})
     return {"headers": headers, "rows": body}
 
@@ -124,13 +120,8 @@ def _datasets(board: Board, figures: dict[str, bytes], cost: str) -> list[dict[s
         order = list(ranks.index)
         marks = significance_marks(board, dataset)
         test = board.tests.get(dataset)
-        cd_uri = None
-        if test is not None:
-            buffer = io.BytesIO()
-            kinds = by_dataset.groupby("method")["kind"].first().to_dict()
-            title = f"{board.track} / {dataset}: average rank on {board.main} (budget {board.budget})"
-            if stats.cd_diagram(test, buffer, title=title, kinds=kinds) is not None:
-                cd_uri = _png_uri(buffer.getvalue())
+        buffer = io.BytesIO()
+        cd_uri = _png_uri(buffer.getvalue()) if draw_cd(board, dataset, buffer) is not None else None
         comparisons = board.comparisons[board.comparisons["dataset"] == dataset]
         scatter = quality_cost_figure(board, dataset, cost)
         per_subset = by_dataset[by_dataset["subset"] != MEAN_SUBSET]
@@ -176,6 +167,7 @@ def write_report(board: Board, figures_dir: Path, out_dir: Path, *, cost: str = 
         cost: The cost metric of the quality-vs-cost scatter.
         description: One line on the track.
     """
+    written_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     figures = {p.name: _png_uri(p.read_bytes()) for p in sorted(Path(figures_dir).glob("*.png"))}
     page = _environment().get_template("track.html.j2").render(
         board=board,
@@ -183,7 +175,7 @@ def write_report(board: Board, figures_dir: Path, out_dir: Path, *, cost: str = 
         interval_note=board.interval_note(),
         datasets=_datasets(board, figures, cost),
         figures=[(name, uri) for name, uri in figures.items() if not name.startswith("cd-")],
-        written_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        written_at=written_at,
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +185,7 @@ def write_report(board: Board, figures_dir: Path, out_dir: Path, *, cost: str = 
         "track": board.track, "description": description, "budget": board.header.get("budget", ""),
         "commit": board.header.get("commit", ""), "main": board.main,
         "best": next(iter(board.tests.values())).methods[0] if board.tests else "",
-        "datasets": sorted(board.tests), "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "datasets": sorted(board.tests), "written_at": written_at,
     }
     summary["page"] = path.name
     (out_dir / f"{board.track}-{board.budget}.json").write_text(json.dumps(summary, indent=2) + "\n")
