@@ -155,7 +155,7 @@ def aggregate(
         if len(ok) == n_seeds:
             status = "ok"
         else:
-            status = "partial" if len(ok) else group.loc[group["status"] != "ok", "status"].mode().iloc[0]
+            status = "partial" if len(ok) else _status(group["status"], 0)  # "ok": a metric undefined here
         records.append({
             "dataset": dataset, "subset": MEAN_SUBSET, "method": method, "metric": metric,
             **_summary(ok, reps, alpha), "n_ok": len(ok), "n_runs": n_seeds, "status": status,

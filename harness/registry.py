@@ -251,6 +251,13 @@ TRACKS: dict[str, TrackEntry] = {
         "synthetic MovieLens-100K-format `u.data`",
         extras="plots",
     ),
+    "wsol": TrackEntry(
+        "harness.tracks.wsol:WsolTrack",
+        "weakly supervised object localization: BCD + WE against CAM, Hide-and-Seek, PSOL and a centre-box floor",
+        "synthetic CUB-200-2011-layout shapes on cluttered backgrounds",
+        extras="wsol",
+        bench_jobs=2,
+    ),
     "toy": TrackEntry(
         "harness.tracks.toy:ToyTrack", "engine self-test (tests only)", "Gaussian blobs", bench=False
     ),
@@ -271,6 +278,10 @@ METHODS: dict[str, MethodEntry] = {
     ),
     "al-quire": MethodEntry("baselines.active_learning:Quire", "active", kind="baseline"),
     "al-random": MethodEntry("baselines.active_learning:RandomSampling", "active", kind="baseline"),
+    "bcd-no-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"we_weight": 0.0}),
+    "bcd-we": MethodEntry("methods.bcd_we:BcdWe", "wsol"),
+    "cam": MethodEntry("baselines.wsol:Cam", "wsol", kind="baseline"),
+    "center-box": MethodEntry("baselines.wsol:CenterBox", "wsol", kind="baseline"),
     "central-mf": MethodEntry("baselines.fedrec:CentralMF", "fedrec", kind="baseline"),
     "fastflow": MethodEntry("baselines.anomalib_models.fastflow:Fastflow", "anomaly", kind="baseline"),
     "fedmf": MethodEntry("baselines.fedrec:FedMF", "fedrec", kind="baseline"),
@@ -279,15 +290,18 @@ METHODS: dict[str, MethodEntry] = {
     "fedmf-plgc-no-decorr": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf", "decorrelation_weight": 0.0}),
     "fedncf": MethodEntry("baselines.fedrec:FedNCF", "fedrec", kind="baseline"),
     "fedncf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedncf"}),
+    "has": MethodEntry("baselines.wsol:Cam", "wsol", {"hide_probability": 0.5}, kind="baseline"),
     "padim": MethodEntry("baselines.anomalib_models.padim:Padim", "anomaly", kind="baseline"),
     "patchcore": MethodEntry("baselines.anomalib_models.patchcore:Patchcore", "anomaly", kind="baseline"),
     "pfedrec": MethodEntry("baselines.fedrec:PFedRec", "fedrec", kind="baseline"),
     "pfedrec-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "pfedrec"}),
     "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
     "popularity": MethodEntry("baselines.fedrec:Popularity", "fedrec", kind="baseline"),
+    "psol": MethodEntry("baselines.wsol:Psol", "wsol", kind="baseline"),
     "reverse-distillation": MethodEntry(
         "baselines.anomalib_models.reverse_distillation:ReverseDistillation", "anomaly", kind="baseline"
     ),
+    "scr-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"localizer": "scr"}),
     "snarm": MethodEntry("methods.snarm:Snarm", "anomaly"),
     "snarm-mlp": MethodEntry("methods.snarm:Snarm", "anomaly", {"mixer": "mlp"}),
     "snarm-no-intra": MethodEntry("methods.snarm:Snarm", "anomaly", {"use_intra": False}),

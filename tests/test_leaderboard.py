@@ -84,6 +84,16 @@ def test_failed_cells_are_marked_not_dropped():
     assert table.loc[(MEAN_SUBSET, "b", "acc"), "status"] == "partial"
 
 
+def test_a_metric_undefined_on_every_ok_job_is_an_ok_cell_without_a_value():
+    """A metric a dataset cannot define (the multi-object recall of one-object images) leaves ok jobs NaN."""
+    rows = _rows([("s1", "m", 0, "ok", 0.9, math.nan), ("s1", "m", 1, "ok", 0.7, math.nan)])
+    table = aggregate(rows, METRICS).set_index(["subset", "method", "metric"])
+    for subset in ("s1", MEAN_SUBSET):
+        assert table.loc[(subset, "m", "loss"), "status"] == "ok"
+        assert math.isnan(table.loc[(subset, "m", "loss"), "mean"])
+    assert table.loc[(MEAN_SUBSET, "m", "acc"), "mean"] == pytest.approx(0.8)
+
+
 def test_rank_by_main_metric_failed_last():
     table = aggregate(_rows(GRID), METRICS)
     s2 = table[(table["subset"] == "s2") & (table["metric"] == "acc")].set_index("method")["rank"]

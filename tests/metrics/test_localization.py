@@ -136,3 +136,164 @@ def test_max_box_acc_v2_perfect_and_constant_maps():
 def test_bad_input(call, match):
     with pytest.raises(MetricInputError, match=match):
         call()
+
+
+def _reference_best_iou(maps, gt_boxes, thresholds):
+    """Best component-box IoU per (image, threshold), one image and one threshold at a time."""
+    out = np.zeros((len(maps), len(thresholds)))
+    for i, (score_map, gt) in enumerate(zip(maps, gt_boxes, strict=True)):
+        span = score_map.max() - score_map.min()
+        normalized = (score_map - score_map.min()) / span if span > 0 else np.zeros(score_map.shape)
+        for t, tau in enumerate(thresholds):
+            labels, n = ndimage.label(normalized > tau, structure=np.ones((3, 3)))
+            for component in range(1, n + 1):
+                rows, cols = np.nonzero(labels == component)
+                box = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+                out[i, t] = max(out[i, t], max(_reference_iou(box, g) for g in gt))
+    return out
+
+
+def _tied_maps(rng, n, height, width):
+    """Maps quantised to a few levels (plateaus, values equal to thresholds), some constant, 1-3 true boxes."""
+    maps = np.round(rng.random((n, height, width)) * rng.integers(1, 6), 0) / 5.0
+    maps[0] = 0.7  # constant
+    gt = []
+    for _ in range(n):
+        k = int(rng.integers(1, 4))
+        corners = np.sort(rng.integers(0, [width + 1, height + 1], (k, 2, 2)), axis=1).astype(float)
+        boxes = np.concatenate([corners[:, 0], corners[:, 1]], axis=1)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        gt.append(boxes)
+    return maps, gt
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_best_iou_per_threshold_matches_loops_with_ties(case):
+    rng = np.random.default_rng([case, 90])
+    height, width = [(1, 1), (1, 9), (7, 1), (12, 10), (16, 16)][case % 5]
+    maps, gt = _tied_maps(rng, 4, height, width)
+    thresholds = rng.permutation(np.array([0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0, 0.35]))  # unsorted, equal to values
+    got = localization.best_iou_per_threshold(maps, gt, thresholds=thresholds)
+    np.testing.assert_allclose(got, _reference_best_iou(maps, gt, thresholds), atol=1e-12)
+
+
+def test_best_iou_per_threshold_equals_an_opencv_contour_loop():
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(91)
+    maps, gt = _blob_maps(rng, 6, side=24)
+    maps[1] = np.round(maps[1] * 4) / 4  # plateaus
+    thresholds = np.arange(0.0, 1.0, 0.05)
+    expected = np.zeros((len(maps), len(thresholds)))
+    for i, score_map in enumerate(maps):
+        normalized = (score_map - score_map.min()) / (score_map.max() - score_map.min())
+        for t, tau in enumerate(thresholds):
+            mask = (normalized > tau).astype(np.uint8)
+            contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+            for contour, links in zip(contours, hierarchy[0] if hierarchy is not None else [], strict=False):
+                if links[3] != -1:
+                    continue  # a hole's contour, not a component
+                x, y, w, h = cv2.boundingRect(contour)
+                expected[i, t] = max(expected[i, t], max(_reference_iou((x, y, x + w, y + h), g) for g in gt[i]))
+    np.testing.assert_allclose(localization.best_iou_per_threshold(maps, gt, thresholds=thresholds), expected,
+                               atol=1e-12)
+
+
+def test_max_box_acc_from_best_and_resampled_agree_with_weighted_copies():
+    rng = np.random.default_rng(92)
+    maps, gt = _blob_maps(rng, 7)
+    best = localization.best_iou_per_threshold(maps, gt)
+    assert_close(localization.max_box_acc_from_best(best), localization.max_box_acc_v2(maps, gt))
+    counts = rng.integers(0, 3, (4, len(maps))).astype(float)
+    counts[:, 0] += 1
+    resampled = localization.max_box_acc_resampled(best, counts)
+    for row, weights in enumerate(counts):
+        repeat = np.repeat(np.arange(len(maps)), weights.astype(int))
+        expected = _reference_max_box_acc_v2(maps[repeat], [gt[i] for i in repeat], localization.MAP_THRESHOLDS)
+        assert_close(resampled[row], expected)
+    per_iou = localization.max_box_acc_per_iou(best)
+    assert_close(np.mean(list(per_iou.values())), localization.max_box_acc_from_best(best))
+
+
+def _reference_rank(scores, label):
+    """1 + number of other classes scoring at least as high as the true class (ties against it)."""
+    return 1 + sum(scores[c] >= scores[label] for c in range(len(scores)) if c != label)
+
+
+@pytest.mark.parametrize("case", range(N_CASES))
+def test_top_k_accuracy_and_loc_match_loops_with_ties(case):
+    rng = np.random.default_rng([case, 93])
+    n, n_classes = int(rng.integers(1, 12)), int(rng.integers(2, 8))
+    scores = rng.integers(0, 3, (n, n_classes)).astype(float)  # many ties
+    labels = rng.integers(0, n_classes, n)
+    pred = _random_boxes(rng, n)
+    gt = [_random_boxes(rng, int(rng.integers(1, 3))) for _ in range(n)]
+    box_ok = [max(_reference_iou(pred[i], g) for g in gt[i]) >= 0.5 for i in range(n)]
+    for k in (1, 2, 5):
+        in_top = [_reference_rank(scores[i], labels[i]) <= k for i in range(n)]
+        assert_close(localization.top_k_accuracy(scores, labels, k=k), float(np.mean(in_top)))
+        expected = float(np.mean([a and b for a, b in zip(in_top, box_ok, strict=True)]))
+        assert_close(localization.top_k_loc(pred, scores, gt, labels, k=k), expected)
+
+
+def test_top_k_accuracy_equals_sklearn_without_ties_and_top1_loc_with_argmax():
+    from sklearn.metrics import top_k_accuracy_score
+
+    rng = np.random.default_rng(94)
+    scores, labels = rng.random((40, 6)), rng.integers(0, 6, 40)
+    labels[:6] = np.arange(6)
+    for k in (1, 3):
+        want = top_k_accuracy_score(labels, scores, k=k, labels=np.arange(6))
+        assert_close(localization.top_k_accuracy(scores, labels, k=k), want)
+    pred = _random_boxes(rng, 40)
+    gt = [_random_boxes(rng, 1) for _ in range(40)]
+    assert_close(localization.top_k_loc(pred, scores, gt, labels, k=1),
+                 localization.top1_loc(pred, scores.argmax(axis=1), gt, labels))
+
+
+def _reference_greedy(pred, scores, gt, threshold=0.5):
+    """Top n_gt boxes by score (stable), then pairs in decreasing IoU, one loop at a time."""
+    keep = sorted(range(len(pred)), key=lambda i: -scores[i])[: len(gt)]
+    pairs = sorted(((_reference_iou(pred[i], gt[j]), a, j) for a, i in enumerate(keep) for j in range(len(gt))),
+                   key=lambda p: (-p[0], p[1], p[2]))
+    used_p, used_g, matched = set(), set(), 0
+    for iou, a, j in pairs:
+        if iou >= threshold and a not in used_p and j not in used_g:
+            used_p.add(a)
+            used_g.add(j)
+            matched += 1
+    return matched, keep
+
+
+def _reference_optimal(pred, keep, gt, threshold=0.5):
+    import itertools
+
+    best = 0
+    for perm in itertools.permutations(range(len(gt)), min(len(keep), len(gt))):
+        best = max(best, sum(_reference_iou(pred[keep[a]], gt[j]) >= threshold for a, j in enumerate(perm)))
+    return best
+
+
+@pytest.mark.parametrize("case", range(N_CASES))
+def test_multi_box_matches_match_a_greedy_loop_and_never_beat_the_optimum(case):
+    rng = np.random.default_rng([case, 95])
+    n = int(rng.integers(1, 6))
+    gt = [_random_boxes(rng, int(rng.integers(1, 4))) + [0, 0, 1, 1] for _ in range(n)]
+    pred = [np.concatenate([g + rng.integers(-1, 2, g.shape), _random_boxes(rng, int(rng.integers(0, 3)))])
+            for g in gt]
+    pred = [np.concatenate([np.minimum(p[:, :2], p[:, 2:]), np.maximum(p[:, :2], p[:, 2:])], axis=1) for p in pred]
+    pred[0] = np.zeros((0, 4))
+    scores = [rng.integers(0, 3, len(p)).astype(float) for p in pred]  # tied scores
+    got = localization.multi_box_matches(pred, scores, gt)
+    for i in range(n):
+        want, keep = _reference_greedy(pred[i], scores[i], gt[i])
+        assert got[i] == want
+        assert want <= _reference_optimal(pred[i], keep, gt[i])
+    assert got[0] == 0
+    assert_close(localization.multi_box_recall(pred, scores, gt), got.sum() / sum(len(g) for g in gt))
+
+
+def test_one_box_per_image_recalls_at_most_one_object_each():
+    gt = [np.array([[0, 0, 2, 2], [5, 5, 7, 7], [9, 9, 10, 10]], dtype=float)]
+    assert localization.multi_box_recall([gt[0][:1]], [np.ones(1)], gt) == pytest.approx(1 / 3)
+    extra = np.concatenate([gt[0][::-1], [[0, 0, 1, 1]]])
+    assert localization.multi_box_recall([extra], [np.array([0.1, 0.2, 0.3, 0.9])], gt) == pytest.approx(2 / 3)
