@@ -9,7 +9,7 @@ network for every method of a seed), or the budget's local checkpoint for all al
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,71 +17,21 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from harness.vision import MEAN, STD, FeatureBackbone, batches, build_backbone, cosine_lr, to_tensor
+
 __all__ = [
+    "MEAN",
+    "STD",
     "CamClassifier",
     "FeatureBackbone",
     "batches",
     "build_backbone",
     "class_scores_and_cams",
+    "cosine_lr",
     "hide_patches",
     "to_tensor",
     "train_classifier",
 ]
-
-#: ImageNet channel statistics; inputs are normalised with them (also at random init, for a checkpoint's sake).
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-
-
-def to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 (n, S, S, 3) RGB -> normalised float32 tensor (n, 3, S, S) on ``device``."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float() / 255.0
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
-class FeatureBackbone(nn.Module):
-    """A timm network cut at one stage: (n, 3, S, S) -> (n, C, S/stride, S/stride).
-
-    Attributes:
-        out_channels: C, the channels of the feature map (torchvision's detectors read this attribute).
-        stride: Reduction of the feature map against the input.
-    """
-
-    def __init__(self, net: nn.Module, out_channels: int, stride: int) -> None:
-        super().__init__()
-        self.net = net
-        self.out_channels = out_channels
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the feature map (n, C, h, w) of the cut stage."""
-        return self.net(x)[-1]
-
-
-def build_backbone(name: str, layer: str, *, weights: str = "random", seed: int = 0) -> FeatureBackbone:
-    """The budget's backbone up to ``layer``, at the shared random init of ``seed`` or from a local checkpoint.
-
-    Raises:
-        ValueError: ``layer`` is not a feature stage of ``name``.
-        FileNotFoundError: The checkpoint does not exist.
-        harness.backbones.WeightsError: The checkpoint does not fit the backbone.
-    """
-    import timm
-
-    from harness.backbones import is_random, load_backbone_weights
-
-    probe = timm.create_model(name, pretrained=False, features_only=True)
-    stages = list(probe.feature_info.module_name())
-    if layer not in stages:
-        msg = f"feature_layer of the budget must be a stage of backbone {name!r}, one of {stages}; got {layer!r}."
-        raise ValueError(msg)
-    index = stages.index(layer)
-    net = timm.create_model(name, pretrained=False, features_only=True, out_indices=(index,))
-    load_backbone_weights(net, None if is_random(weights) else weights, backbone=name, seed=seed)
-    info = net.feature_info
-    return FeatureBackbone(net, int(info.channels()[-1]), int(info.reduction()[-1]))
 
 
 class CamClassifier(nn.Module):
@@ -104,13 +54,6 @@ class CamClassifier(nn.Module):
     def cams(self, features: torch.Tensor) -> torch.Tensor:
         """Class activation maps of every class: (n, n_classes, h, w)."""
         return torch.einsum("kc,nchw->nkhw", self.fc.weight, features) + self.fc.bias.view(1, -1, 1, 1)
-
-
-def batches(n_items: int, batch_size: int, generator: np.random.Generator | None = None) -> Iterator[np.ndarray]:
-    """Row indices of consecutive batches; shuffled by ``generator`` when given."""
-    order = generator.permutation(n_items) if generator is not None else np.arange(n_items)
-    for start in range(0, n_items, batch_size):
-        yield order[start : start + batch_size]
 
 
 def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -143,17 +86,6 @@ def hide_patches(images: np.ndarray, rng: np.random.Generator, *, grid: int, pro
     for i, row, col in zip(*np.nonzero(hidden), strict=True):
         out[i, edges[row] : edges[row + 1], edges[col] : edges[col + 1]] = mean
     return out
-
-
-def cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, n_steps: int, warmup: int = 0) -> None:
-    """Set the learning rate of ``step`` of ``n_steps``: linear warm-up then cosine decay to 0."""
-    if step < warmup:
-        lr = base_lr * (step + 1) / warmup
-    else:
-        progress = (step - warmup) / max(1, n_steps - warmup)
-        lr = 0.5 * base_lr * (1 + math.cos(math.pi * progress))
-    for group in optimizer.param_groups:
-        group["lr"] = lr
 
 
 def train_classifier(
