@@ -78,6 +78,13 @@ def perf_wsol(session: nox.Session) -> None:
     session.run("python", "benchmarks/wsol_maxboxacc.py", *session.posargs)
 
 
+@nox.session(name="perf-reid", default=False)
+def perf_reid(session: nox.Session) -> None:
+    """Benchmark re-ID mAP/CMC at Market-1501 size (3,368 x 15,913) against torchreid's Python eval_market1501."""
+    _install(session)
+    session.run("python", "benchmarks/reid_eval.py", *session.posargs)
+
+
 def _bench(track: str, extras: str, n_jobs: int) -> None:
     @nox.session(name=f"bench-{track}", default=False)
     def bench(session: nox.Session) -> None:

@@ -16,6 +16,10 @@ the true match (a true match at the same distance as a false one ranks after it)
 ``harness.metrics.ranking``; with continuous distances there are no ties and the values
 equal torchreid's ``eval_market1501``. Higher is better for every metric here.
 
+:func:`reid_map_cmc` averages the per-query values of :func:`reid_per_query`;
+:func:`reid_resampled` averages the same values under many bootstrap resamples of the
+queries at once (one matrix product), so a confidence interval costs one evaluation.
+
 Reference:
     Zheng, Shen, Tian, Wang, Wang, Tian, "Scalable Person Re-identification: A Benchmark",
     ICCV 2015.
@@ -35,7 +39,7 @@ from harness.metrics._validation import (
     check_same_length,
 )
 
-__all__ = ["reid_map_cmc"]
+__all__ = ["reid_map_cmc", "reid_per_query", "reid_resampled"]
 
 JUNK_ID = -1
 """Identity of junk gallery images, removed for every query."""
@@ -44,13 +48,17 @@ QUERIES_PER_BLOCK = 64
 """Query rows compared at a time; 64 rows of a Market gallery fit in the L2 cache."""
 
 
-def _reid_validate(
-    distmat: Any, q_ids: Any, g_ids: Any, q_cams: Any, g_cams: Any, ranks: Any, caller: str
-) -> tuple[np.ndarray, ...]:
-    """Check the distance matrix, the identity and camera vectors and the ranks."""
+def _reid_ranks_validate(ranks: Any, caller: str) -> None:
+    """Check that ``ranks`` is a non-empty sequence of positive integers."""
     if not ranks or any(isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 1 for r in ranks):
         msg = f"Argument `ranks` of {caller} must be a non-empty sequence of positive integers; got {ranks!r}."
         raise MetricInputError(msg)
+
+
+def _reid_validate(
+    distmat: Any, q_ids: Any, g_ids: Any, q_cams: Any, g_cams: Any, caller: str
+) -> tuple[np.ndarray, ...]:
+    """Check the distance matrix and the identity and camera vectors."""
     distmat = as_array(distmat, "distmat", caller)
     check_ndim(distmat, "distmat", caller, 2, "(n_queries, n_gallery)")
     check_finite(distmat, "distmat", caller)
@@ -67,6 +75,22 @@ def _reid_validate(
     check_same_length({"distmat": distmat, "q_ids": vectors["q_ids"], "q_cams": vectors["q_cams"]}, caller)
     check_same_length({"distmat.T": distmat.T, "g_ids": vectors["g_ids"], "g_cams": vectors["g_cams"]}, caller)
     return distmat, vectors["q_ids"], vectors["g_ids"], vectors["q_cams"], vectors["g_cams"]
+
+
+def _reid_format(
+    distmat: Any, q_ids: Any, g_ids: Any, q_cams: Any, g_cams: Any, caller: str, *, validate: bool
+) -> tuple[np.ndarray, ...]:
+    """Return the inputs as arrays (validated when asked): float distances, int64 identities and cameras."""
+    if validate:
+        distmat, q_ids, g_ids, q_cams, g_cams = _reid_validate(distmat, q_ids, g_ids, q_cams, g_cams, caller)
+    else:
+        distmat = as_array(distmat, "distmat", caller)
+        q_ids, g_ids, q_cams, g_cams = (
+            as_array(v, "ids", caller).astype(np.int64, copy=False) for v in (q_ids, g_ids, q_cams, g_cams)
+        )
+    if distmat.dtype.kind != "f" or distmat.dtype == np.float16:
+        distmat = distmat.astype(np.float64 if distmat.dtype.kind in "iu" else np.float32)
+    return distmat, q_ids, g_ids, q_cams, g_cams
 
 
 def _same_identity_pairs(q_ids: np.ndarray, g_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,8 +140,8 @@ def _count_at_most(
 
 def _reid_compute(
     distmat: np.ndarray, q_ids: np.ndarray, g_ids: np.ndarray, q_cams: np.ndarray, g_cams: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return, for the queries with a true match, their average precision and the 0-based rank of the first one.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return, for every query, its average precision, the 0-based rank of its first true match and ``valid``.
 
     With the true matches of a query sorted by distance, the j-th (0-based) one ranks after
     j true matches and after every kept false match at a distance <= its own (ties against
@@ -139,12 +163,60 @@ def _reid_compute(
     at_most = _count_at_most(distmat, np.flatnonzero(~junk) if junk.any() else None, goods, n_goods)
     at_most -= np.count_nonzero(own[:, None, :] <= goods[:, :, None], axis=2)
     at_most -= np.count_nonzero(goods[:, None, :] <= goods[:, :, None], axis=2)  # the true matches themselves
-    valid = np.flatnonzero(n_goods > 0)
+    valid = n_goods > 0
     j = np.arange(goods.shape[1])
-    rank = at_most[valid] + j  # 0-based rank of each true match
-    is_good = j < n_goods[valid, None]
-    precision = np.where(is_good, (j + 1) / (rank + 1.0), 0.0)
-    return precision.sum(axis=1) / n_goods[valid], rank[:, 0]
+    rank = at_most + j  # 0-based rank of each true match
+    precision = np.where(j < n_goods[:, None], (j + 1) / (rank + 1.0), 0.0)
+    average_precision = np.full(n_queries, np.nan)
+    average_precision[valid] = precision[valid].sum(axis=1) / n_goods[valid]
+    return average_precision, np.where(valid, rank[:, 0], -1), valid
+
+
+def reid_per_query(
+    distmat: Any,
+    q_ids: Any,
+    g_ids: Any,
+    q_cams: Any,
+    g_cams: Any,
+    *,
+    validate: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Average precision and first-true-match rank of every query under the Market-1501 protocol.
+
+    The per-query values that :func:`reid_map_cmc` averages, kept for every query in query
+    order, for bootstrap resampling over queries (:func:`reid_resampled`). Cost as for
+    :func:`reid_map_cmc`.
+
+    Args:
+        distmat: float array of shape (n_queries, n_gallery), smaller means more similar;
+            NaN or inf raise. Ties are broken against the true match.
+        q_ids: int array of shape (n_queries,), identity of each query.
+        g_ids: int array of shape (n_gallery,), identity of each gallery image; -1 is junk,
+            0 a distractor.
+        q_cams: int array of shape (n_queries,), camera of each query.
+        g_cams: int array of shape (n_gallery,), camera of each gallery image.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        ``(average_precision, first_rank, valid)``: float64 array of shape (n_queries,) in
+        (0, 1], NaN for a query without a true match; int64 array of shape (n_queries,), the
+        0-based rank of the query's first true match in its filtered ranking, -1 for a query
+        without one; bool array of shape (n_queries,), True for a query with a true match.
+        A gallery without any true match gives all-invalid arrays (no error).
+
+    Raises:
+        MetricInputError: On shapes that do not match, a non-finite distance, or non-integer
+            identities or cameras.
+
+    Example:
+        >>> distmat = np.array([[0.1, 0.5, 0.2], [0.3, 0.2, 0.9]])
+        >>> ap, first_rank, valid = reid_per_query(distmat, np.array([3, 4]), np.array([1, 2, 3]),
+        ...                                        np.array([0, 0]), np.array([1, 1, 1]))
+        >>> ap.tolist(), first_rank.tolist(), valid.tolist()
+        ([0.5, nan], [1, -1], [True, False])
+    """
+    arrays = _reid_format(distmat, q_ids, g_ids, q_cams, g_cams, "reid_per_query", validate=validate)
+    return _reid_compute(*arrays)
 
 
 def reid_map_cmc(
@@ -159,9 +231,10 @@ def reid_map_cmc(
 ) -> dict[str, float]:
     """Mean average precision and CMC rank-k accuracies under the Market-1501 protocol.
 
-    Cost: per block of 64 queries, one comparison pass over the gallery per true match of
-    a query (about 15 passes on Market-1501) and no sort of the gallery: O(n_queries *
-    n_gallery * mean_true_matches) time and O(64 * n_gallery) extra memory.
+    The means of :func:`reid_per_query` over the queries with a true match. Cost: per block
+    of 64 queries, one comparison pass over the gallery per true match of a query (about 15
+    passes on Market-1501) and no sort of the gallery: O(n_queries * n_gallery *
+    mean_true_matches) time and O(64 * n_gallery) extra memory.
 
     Args:
         distmat: float array of shape (n_queries, n_gallery), smaller means more similar;
@@ -191,22 +264,103 @@ def reid_map_cmc(
     """
     caller = "reid_map_cmc"
     if validate:
-        distmat, q_ids, g_ids, q_cams, g_cams = _reid_validate(distmat, q_ids, g_ids, q_cams, g_cams, ranks, caller)
-    else:
-        distmat = as_array(distmat, "distmat", caller)
-        q_ids, g_ids, q_cams, g_cams = (
-            as_array(v, "ids", caller).astype(np.int64, copy=False) for v in (q_ids, g_ids, q_cams, g_cams)
-        )
-    if distmat.dtype.kind != "f" or distmat.dtype == np.float16:
-        distmat = distmat.astype(np.float64 if distmat.dtype.kind in "iu" else np.float32)
-    average_precision, first_rank = _reid_compute(distmat, q_ids, g_ids, q_cams, g_cams)
-    if average_precision.size == 0:
+        _reid_ranks_validate(ranks, caller)
+    arrays = _reid_format(distmat, q_ids, g_ids, q_cams, g_cams, caller, validate=validate)
+    average_precision, first_rank, valid = _reid_compute(*arrays)
+    if not valid.any():
         msg = (
             f"No query of {caller} has a true match in the gallery (same identity, other camera, identity "
             "not -1); mAP and CMC are undefined. Check that query and gallery identities use the same labels."
         )
         raise MetricInputError(msg)
-    result = {"mAP": float(average_precision.mean())}
+    result = {"mAP": float(average_precision[valid].mean())}
     for rank in ranks:
-        result[f"rank{int(rank)}"] = float(np.mean(first_rank < rank))
+        result[f"rank{int(rank)}"] = float(np.mean(first_rank[valid] < rank))
     return result
+
+
+def _reid_resampled_validate(
+    average_precision: Any, first_rank: Any, valid: Any, weights: Any, ranks: Any, caller: str
+) -> tuple[np.ndarray, ...]:
+    """Check the per-query values of :func:`reid_per_query`, the weights and the ranks."""
+    _reid_ranks_validate(ranks, caller)
+    average_precision = as_array(average_precision, "ap", caller).astype(np.float64, copy=False)
+    first_rank = as_array(first_rank, "first_rank", caller)
+    valid = as_array(valid, "valid", caller)
+    weights = as_array(weights, "weights", caller).astype(np.float64, copy=False)
+    for name, array in (("ap", average_precision), ("first_rank", first_rank), ("valid", valid)):
+        check_ndim(array, name, caller, 1, "(n_queries,)")
+    if first_rank.dtype.kind not in "iu" or valid.dtype != np.bool_:
+        msg = (
+            f"Arguments `first_rank` and `valid` of {caller} must be an integer and a bool array, as "
+            f"reid_per_query returns them; got dtypes {first_rank.dtype} and {valid.dtype}."
+        )
+        raise MetricInputError(msg)
+    check_ndim(weights, "weights", caller, 2, "(n_resamples, n_queries)")
+    check_same_length(
+        {"ap": average_precision, "first_rank": first_rank, "valid": valid, "weights.T": weights.T}, caller
+    )
+    check_finite(weights, "weights", caller)
+    if (weights < 0).any():
+        msg = f"Argument `weights` of {caller} must be non-negative (counts of a resample); got {weights.min()}."
+        raise MetricInputError(msg)
+    check_finite(average_precision[valid], "ap[valid]", caller)
+    return average_precision, first_rank, valid, weights
+
+
+def reid_resampled(
+    ap: Any,
+    first_rank: Any,
+    valid: Any,
+    weights: Any,
+    *,
+    ranks: tuple[int, ...] = (1, 5, 10),
+    validate: bool = True,
+) -> dict[str, np.ndarray]:
+    """Mean AP and CMC rank-k of each of many weighted resamples of the queries, from :func:`reid_per_query`.
+
+    Each value is a weighted mean over the valid queries, ``weights @ x / weights @ valid``;
+    with bootstrap counts as weights (:func:`harness.stats.bootstrap_weights`) it equals
+    :func:`reid_map_cmc` on the resample built by repeating each query its count of times,
+    and with unit weights it equals :func:`reid_map_cmc`. Cost: one (n_resamples, n_queries)
+    by (n_queries, 1 + len(ranks)) matrix product.
+
+    Args:
+        ap: float array of shape (n_queries,), average precision per query; its value for an
+            invalid query is ignored (NaN there is fine).
+        first_rank: int array of shape (n_queries,), 0-based rank of each query's first true
+            match; ignored for an invalid query.
+        valid: bool array of shape (n_queries,), True for a query with a true match.
+        weights: float array of shape (n_resamples, n_queries), non-negative weights (counts)
+            of the queries in each resample.
+        ranks: The k of the CMC values to report.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        ``{"mAP": ..., "rank1": ..., ...}`` (one ``rank<k>`` per entry of ``ranks``), float64
+        arrays of shape (n_resamples,) in [0, 1]; NaN in a resample whose valid queries all
+        have zero weight.
+
+    Raises:
+        MetricInputError: On shapes that do not match, wrong dtypes, negative or non-finite
+            weights, a non-finite AP of a valid query, or bad ``ranks``.
+
+    Example:
+        >>> ap, first_rank, valid = np.array([1.0, 0.5, np.nan]), np.array([0, 1, -1]), np.array([True, True, False])
+        >>> out = reid_resampled(ap, first_rank, valid, np.array([[1.0, 1.0, 1.0], [0.0, 2.0, 1.0]]), ranks=(1,))
+        >>> out["mAP"].tolist(), out["rank1"].tolist()
+        ([0.75, 0.5], [0.5, 0.0])
+    """
+    if validate:
+        ap, first_rank, valid, weights = _reid_resampled_validate(
+            ap, first_rank, valid, weights, ranks, "reid_resampled"
+        )
+    else:
+        ap, first_rank, valid, weights = (np.asarray(a) for a in (ap, first_rank, valid, weights))
+    valid = valid.astype(bool, copy=False)
+    columns = [np.where(valid, ap, 0.0)] + [valid & (first_rank < rank) for rank in ranks]
+    totals = weights @ np.column_stack([valid, *columns]).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (totals[:, 1:] / totals[:, :1]).T.copy()
+    names = ["mAP"] + [f"rank{int(rank)}" for rank in ranks]
+    return dict(zip(names, means, strict=True))
