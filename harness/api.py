@@ -372,6 +372,15 @@ class Track(ABC):
     def load_truth(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> Any:
         """Load the test truth of one subset (runs in the runner's process only)."""
 
+    def method_view(self, data: Any, method_cls: type) -> Any:
+        """Return the training data or test inputs as ``method_cls`` may see them (runs in the job's process).
+
+        The job calls it on the output of :meth:`load_train` and of :meth:`load_test_inputs` before the method
+        exists, so what a method may not use (the identities of an unsupervised track, say) never reaches its
+        process's objects. Default: everything.
+        """
+        return data
+
     def reorder_inputs(self, inputs: Any, order: np.ndarray) -> Any:
         """Return the test inputs in ``order`` (runs in the job's process; default: ``inputs.take(order)``)."""
         return inputs.take(order)

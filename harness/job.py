@@ -220,6 +220,7 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
     inputs = track.load_test_inputs(root, card, spec["subset"], budget, seed=spec["seed"])
     if track.shuffle_test:
         inputs = track.reorder_inputs(inputs, test_order(len(inputs), spec["order_seed"]))
+    train, inputs = track.method_view(train, method_cls), track.method_view(inputs, method_cls)
     t1 = time.perf_counter()
     _scrub_environment(root, spec.get("data_root") or str(root))
     os.chdir(work_dir)

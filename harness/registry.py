@@ -251,6 +251,14 @@ TRACKS: dict[str, TrackEntry] = {
         "synthetic MovieLens-100K-format `u.data`",
         extras="plots",
     ),
+    "reid": TrackEntry(
+        "harness.tracks.reid:ReidTrack",
+        "unsupervised person re-ID: pseudo-pair self-similarity against Cluster-Contrast, bottom-up clustering, a "
+        "hand-crafted floor and a supervised reference",
+        "synthetic Market-1501-layout pedestrians seen by six cameras",
+        extras="reid",
+        bench_jobs=2,
+    ),
     "wsol": TrackEntry(
         "harness.tracks.wsol:WsolTrack",
         "weakly supervised object localization: BCD + WE against CAM, Hide-and-Seek, PSOL and a centre-box floor",
@@ -280,9 +288,11 @@ METHODS: dict[str, MethodEntry] = {
     "al-random": MethodEntry("baselines.active_learning:RandomSampling", "active", kind="baseline"),
     "bcd-no-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"we_weight": 0.0}),
     "bcd-we": MethodEntry("methods.bcd_we:BcdWe", "wsol"),
+    "buc": MethodEntry("baselines.reid:BottomUp", "reid", kind="baseline"),
     "cam": MethodEntry("baselines.wsol:Cam", "wsol", kind="baseline"),
     "center-box": MethodEntry("baselines.wsol:CenterBox", "wsol", kind="baseline"),
     "central-mf": MethodEntry("baselines.fedrec:CentralMF", "fedrec", kind="baseline"),
+    "cluster-contrast": MethodEntry("baselines.reid:ClusterContrast", "reid", kind="baseline"),
     "fastflow": MethodEntry("baselines.anomalib_models.fastflow:Fastflow", "anomaly", kind="baseline"),
     "fedmf": MethodEntry("baselines.fedrec:FedMF", "fedrec", kind="baseline"),
     "fedmf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf"}),
@@ -290,6 +300,7 @@ METHODS: dict[str, MethodEntry] = {
     "fedmf-plgc-no-decorr": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf", "decorrelation_weight": 0.0}),
     "fedncf": MethodEntry("baselines.fedrec:FedNCF", "fedrec", kind="baseline"),
     "fedncf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedncf"}),
+    "handcrafted": MethodEntry("baselines.reid:Handcrafted", "reid", kind="baseline"),
     "has": MethodEntry("baselines.wsol:Cam", "wsol", {"hide_probability": 0.5}, kind="baseline"),
     "padim": MethodEntry("baselines.anomalib_models.padim:Padim", "anomaly", kind="baseline"),
     "patchcore": MethodEntry("baselines.anomalib_models.patchcore:Patchcore", "anomaly", kind="baseline"),
@@ -297,6 +308,10 @@ METHODS: dict[str, MethodEntry] = {
     "pfedrec-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "pfedrec"}),
     "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
     "popularity": MethodEntry("baselines.fedrec:Popularity", "fedrec", kind="baseline"),
+    "pseudo-pair": MethodEntry("methods.pseudo_pair:PseudoPair", "reid"),
+    "pseudo-pair-clusters": MethodEntry("methods.pseudo_pair:PseudoPair", "reid", {"labels": "clusters"}),
+    "pseudo-pair-no-inter": MethodEntry("methods.pseudo_pair:PseudoPair", "reid", {"inter_weight": 0.0}),
+    "pseudo-pair-no-intra": MethodEntry("methods.pseudo_pair:PseudoPair", "reid", {"intra_weight": 0.0}),
     "psol": MethodEntry("baselines.wsol:Psol", "wsol", kind="baseline"),
     "reverse-distillation": MethodEntry(
         "baselines.anomalib_models.reverse_distillation:ReverseDistillation", "anomaly", kind="baseline"
@@ -307,6 +322,7 @@ METHODS: dict[str, MethodEntry] = {
     "snarm-no-intra": MethodEntry("methods.snarm:Snarm", "anomaly", {"use_intra": False}),
     "snarm-one-head": MethodEntry("methods.snarm:Snarm", "anomaly", {"n_heads": 1}),
     "stfpm": MethodEntry("baselines.anomalib_models.stfpm:Stfpm", "anomaly", kind="baseline"),
+    "supervised": MethodEntry("baselines.reid:Supervised", "reid", kind="reference"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
     "toy-centroid-shrunk": MethodEntry(
         "harness.tracks.toy:NearestCentroid", "toy", {"shrinkage": 0.5}, kind="baseline"
