@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from harness.options import option
-from harness.tracks.reid.method import ClusterMemory, ReidMethod, class_centroids, train_epochs
+from harness.tracks.reid.method import ClusterMemory, ReidMethod, class_centroids, memory_step, train_epochs
 from harness.vision import batches
 
 __all__ = ["BottomUp", "merge_clusters"]
@@ -66,7 +66,7 @@ class BottomUp(ReidMethod):
     def learn(self, train: Any) -> None:
         """Train, merge, repeat for the budget's epochs."""
         cfg = self.config
-        model = self.new_model()
+        self.new_model()
         n = len(train.images)
         state: dict[str, Any] = {"labels": np.arange(n, dtype=np.int64)}
         n_final = max(1, round(cfg.final_share * n))
@@ -84,12 +84,5 @@ class BottomUp(ReidMethod):
             state["memory"] = ClusterMemory(class_centroids(features, labels, n_clusters), hard=False,
                                             temperature=cfg.temperature, momentum=cfg.momentum).to(self.device)
 
-        def step(x: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-            y = state["target"][torch.from_numpy(rows).to(self.device)]
-            embedding = model(x)[0]
-            loss = state["memory"].loss(embedding, y)
-            state["memory"].update(embedding, y)
-            return loss
-
-        train_epochs(self, train.images, step, epochs=self.budget.epochs, on_epoch=on_epoch,
+        train_epochs(self, train.images, memory_step(self, state), epochs=self.budget.epochs, on_epoch=on_epoch,
                      make_batches=lambda _e, rng: list(batches(n, self.budget.batch_size, rng)))

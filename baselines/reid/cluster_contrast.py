@@ -24,7 +24,14 @@ import torch
 
 from harness.options import option
 from harness.tracks.reid import neighbours
-from harness.tracks.reid.method import ClusterMemory, ReidMethod, balanced_batches, class_centroids, train_epochs
+from harness.tracks.reid.method import (
+    ClusterMemory,
+    ReidMethod,
+    balanced_batches,
+    class_centroids,
+    memory_step,
+    train_epochs,
+)
 
 __all__ = ["ClusterContrast", "cluster_pseudo_labels"]
 
@@ -58,7 +65,7 @@ class ClusterContrast(ReidMethod):
     def learn(self, train: Any) -> None:
         """Alternate clustering (each epoch) and contrastive training against the cluster memory."""
         cfg = self.config
-        model = self.new_model()
+        self.new_model()
         state: dict[str, Any] = {}
 
         def on_epoch(epoch: int) -> None:
@@ -75,13 +82,6 @@ class ClusterContrast(ReidMethod):
             state["memory"] = ClusterMemory(class_centroids(features[keep], labels[keep], n_clusters),
                                             temperature=cfg.temperature, momentum=cfg.momentum).to(self.device)
 
-        def step(x: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-            y = state["target"][torch.from_numpy(rows).to(self.device)]
-            embedding = model(x)[0]
-            loss = state["memory"].loss(embedding, y)
-            state["memory"].update(embedding, y)
-            return loss
-
-        train_epochs(self, train.images, step, epochs=self.budget.epochs, on_epoch=on_epoch,
+        train_epochs(self, train.images, memory_step(self, state), epochs=self.budget.epochs, on_epoch=on_epoch,
                      make_batches=lambda _e, rng: balanced_batches(state["labels"], self.budget.batch_size, rng,
                                                                    per_class=cfg.per_cluster))

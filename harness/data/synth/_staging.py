@@ -5,6 +5,8 @@ An interrupted run never leaves a half dataset behind.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import uuid
@@ -12,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["check_subsets", "staged"]
+__all__ = ["check_subsets", "jpeg_bytes", "manifest_matches", "staged"]
 
 
 def check_subsets(subsets: Iterable[str], known: Iterable[str]) -> None:
@@ -22,6 +24,24 @@ def check_subsets(subsets: Iterable[str], known: Iterable[str]) -> None:
     if unknown:
         msg = f"generate: subset {unknown[0]!r} is unknown; known subsets: {', '.join(known)}."
         raise ValueError(msg)
+
+
+def manifest_matches(root: Path, manifest: str, params: dict) -> bool:
+    """True when ``root/manifest`` is a JSON file whose ``parameters`` equal ``params`` (a dataset to keep)."""
+    try:
+        existing = json.loads((Path(root) / manifest).read_text())
+    except (OSError, ValueError):
+        return False
+    return existing.get("parameters") == params
+
+
+def jpeg_bytes(pixels: object, quality: int) -> bytes:
+    """The JPEG file of a uint8 RGB array (H, W, 3) at ``quality``, as Pillow writes it."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 @contextmanager

@@ -27,7 +27,8 @@ from torch import nn
 from harness.api import Budget, Context, Method, Predictions
 from harness.vision import FeatureBackbone, batches, build_backbone, cosine_lr, to_tensor
 
-__all__ = ["ClusterMemory", "EmbeddingNet", "ReidMethod", "augment", "extract", "train_epochs"]
+__all__ = ["ClusterMemory", "EmbeddingNet", "ReidMethod", "augment", "balanced_batches", "class_centroids", "extract",
+           "memory_step", "train_epochs"]
 
 
 class EmbeddingNet(nn.Module):
@@ -147,6 +148,24 @@ class ClusterMemory(nn.Module):
                 target = rows.mean(dim=0)
             vector = self.momentum * self.vectors[label] + (1 - self.momentum) * target
             self.vectors[label] = F.normalize(vector, dim=0)
+
+
+def memory_step(method: ReidMethod, state: dict[str, Any]) -> Any:
+    """The ``step(x, rows)`` of a method trained against a cluster memory (Cluster-Contrast, bottom-up).
+
+    ``state["memory"]`` (a :class:`ClusterMemory`) and ``state["target"]`` (int64 tensor of every training
+    image's pseudo label, on the device) may be replaced between epochs; each step takes the InfoNCE loss of the
+    batch's embeddings, then moves the memory toward them.
+    """
+
+    def step(x: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        y = state["target"][torch.from_numpy(rows).to(method.device)]
+        embedding = method.model(x)[0]
+        loss = state["memory"].loss(embedding, y)
+        state["memory"].update(embedding, y)
+        return loss
+
+    return step
 
 
 def class_centroids(features: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import io
 import json
 import os
 import zlib
@@ -57,7 +56,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from harness.data.synth._draw import quantize, smooth_noise
-from harness.data.synth._staging import staged
+from harness.data.synth._staging import jpeg_bytes, manifest_matches, staged
 from harness.tracks.reid._pedestrian import VIEWS, Appearance, Pose, color, draw_person, sample_appearance
 
 __all__ = [
@@ -412,20 +411,6 @@ def _check_params(params: dict) -> None:
         raise ValueError(msg)
 
 
-def _same_dataset(root: Path, params: dict) -> bool:
-    try:
-        existing = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    return existing.get("parameters") == params
-
-
-def _jpeg(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue()
-
-
 def generate(
     root: str | Path,
     *,
@@ -493,20 +478,20 @@ def generate(
     params = {k: (int(v) if isinstance(v, np.integer) else v) for k, v in params.items()}
     root = Path(root).expanduser().absolute()
     if root.exists() and any(root.iterdir()) and not overwrite:
-        if _same_dataset(root, params):
+        if manifest_matches(root, MANIFEST, params):
             return
         msg = (
             f"root {root} of generate must be empty or missing; it holds other files. Pass overwrite=True or remove it."
         )
         raise FileExistsError(msg)
     jobs = _plan(params)
-    with staged(root, overwrite=overwrite, same=lambda other: _same_dataset(other, params)) as staging:
+    with staged(root, overwrite=overwrite, same=lambda other: manifest_matches(other, MANIFEST, params)) as staging:
         for folder in FOLDERS.values():
             (staging / folder).mkdir()
 
         def _one(job: _Job) -> ReidSample:
             sample = render_sample(job.pid, job.cam, index=job.index, seed=params["seed"], width=width, height=height)
-            (staging / FOLDERS[job.split] / job.name).write_bytes(_jpeg(sample.image))
+            (staging / FOLDERS[job.split] / job.name).write_bytes(jpeg_bytes(sample.image, JPEG_QUALITY))
             return sample
 
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import colorsys
 import functools
-import io
 import json
 import math
 import os
@@ -65,10 +64,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
-from PIL import Image
 
 from harness.data.synth._draw import blob_distance, quantize, resize, sdf_box, sdf_hexagon, sdf_segment, smooth_noise
-from harness.data.synth._staging import staged
+from harness.data.synth._staging import jpeg_bytes, manifest_matches, staged
 
 __all__ = ["CLASSES", "MANIFEST", "PRESETS", "VERSION", "SynthSample", "generate", "object_counts", "render_sample"]
 
@@ -524,20 +522,6 @@ def _check_params(params: dict) -> None:
             raise ValueError(msg)
 
 
-def _same_dataset(root: Path, params: dict) -> bool:
-    try:
-        existing = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    return existing.get("parameters") == params
-
-
-def _jpeg(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue()
-
-
 def generate(
     root: str | Path,
     *,
@@ -591,7 +575,7 @@ def generate(
     _check_params(params)
     root = Path(root).expanduser().absolute()
     if root.exists() and any(root.iterdir()) and not overwrite:
-        if _same_dataset(root, params):
+        if manifest_matches(root, MANIFEST, params):
             return
         msg = (
             f"root {root} of generate must be empty or missing; it holds other files. Pass overwrite=True or remove it."
@@ -602,7 +586,7 @@ def generate(
         for split, n_images in (("train", n_train), ("test", n_test)):
             counts = object_counts(label, split, n_images, seed=seed, multi_share=multi_share)
             jobs += [(label, split, i, int(counts[i])) for i in range(n_images)]
-    with staged(root, overwrite=overwrite, same=lambda other: _same_dataset(other, params)) as staging:
+    with staged(root, overwrite=overwrite, same=lambda other: manifest_matches(other, MANIFEST, params)) as staging:
         for label in range(n_classes):
             (staging / "images" / _folder(label)).mkdir(parents=True)
 
@@ -620,7 +604,7 @@ def generate(
             )
             number = i + 1 + (n_train if split == "test" else 0)
             path = staging / "images" / _folder(label) / f"{CLASSES[label][0]}_{number:04d}.jpg"
-            path.write_bytes(_jpeg(sample.image))
+            path.write_bytes(jpeg_bytes(sample.image, JPEG_QUALITY))
             return sample
 
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from harness.cards import load_card
+from harness.data.synth._staging import jpeg_bytes
 from harness.metrics.retrieval import reid_map_cmc
 from harness.registry import load_target
 from harness.tracks.reid import _pedestrian, market, synth
@@ -117,7 +118,7 @@ def test_written_images_are_render_sample(tiny_root):
     manifest = json.loads((tiny_root / synth.MANIFEST).read_text())
     for rel, record in list(manifest["images"].items())[::9]:
         sample = synth.render_sample(record["pid"], record["cam"], index=record["index"], seed=0)
-        assert synth._jpeg(sample.image) == (tiny_root / rel).read_bytes(), rel
+        assert jpeg_bytes(sample.image, synth.JPEG_QUALITY) == (tiny_root / rel).read_bytes(), rel
         assert sample.view == record["view"] and sample.occluder == record["occluder"]
 
 

@@ -179,7 +179,7 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
     def _boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(synth, "_jpeg", _boom)
+    monkeypatch.setattr(synth, "jpeg_bytes", _boom)
     with pytest.raises(OSError, match="disk full"):
         synth.generate(tmp_path / "data", **TINY)
     assert list(tmp_path.iterdir()) == []
