@@ -67,41 +67,11 @@ def cmc_curves(rows: Any, out_dir: Path, diagnostics: dict[str, dict[str, np.nda
     Returns:
         The paths written; empty when no job stored a curve.
     """
-    import matplotlib
+    from harness.curves import method_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from harness.leaderboard import diagnostic_frame
-
-    table = diagnostic_frame(rows, diagnostics, "cmc")
-    if table.empty:
-        return []
-    kinds = rows.groupby("method")["method_kind"].first().to_dict()
-    budget_name = str(rows["budget"].iloc[0])
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    colors = plt.get_cmap("tab10")
-    styles = {"method": ("-", 2.2), "baseline": ("--", 1.2), "reference": (":", 1.6)}
-    for (dataset, subset), _ in table.groupby(level=["dataset", "subset"]):
-        data = table.loc[(dataset, subset)]
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-        for i, method in enumerate(sorted(data.index.get_level_values("method").unique())):
-            mean = data.loc[method].mean(axis=0).to_numpy()
-            style, width = styles.get(kinds.get(method, "method"), ("-", 1.2))
-            label = f"{method} (reference)" if kinds.get(method) == "reference" else method
-            ax.plot(np.arange(1, len(mean) + 1), mean, color=colors(i % 10), lw=width, ls=style, label=label)
-        ax.set_xscale("log")
-        ax.set_xlabel("rank k")
-        ax.set_ylabel("CMC: share of queries matched within the top k")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-        ax.set_title(f"{dataset} / {subset}: CMC (budget {budget_name}, mean over seeds)", fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"{dataset}-{subset}-cmc.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
-    return written
+    return method_curves(
+        rows, out_dir, diagnostics, name="cmc", x=lambda n: np.arange(1, n + 1), xlabel="rank k",
+        ylabel="CMC: share of queries matched within the top k", title="CMC", suffix="cmc",
+        styles={"method": ("-", 2.2), "baseline": ("--", 1.2), "reference": (":", 1.6)},
+        labels={"reference": " (reference)"}, log_x=True,
+    )

@@ -92,41 +92,10 @@ def box_acc_curves(rows: Any, out_dir: Path, diagnostics: Any) -> list[Path]:
     Returns:
         The paths written; empty when no job stored a curve.
     """
-    import matplotlib
+    from harness.curves import method_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from harness.leaderboard import diagnostic_frame
-
-    table = diagnostic_frame(rows, diagnostics, "box_acc_curve")
-    if table.empty:
-        return []
-    kinds = rows.groupby("method")["method_kind"].first().to_dict()
-    budget_name = str(rows["budget"].iloc[0])
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    colors = plt.get_cmap("tab10")
-    for (dataset, subset), _ in table.groupby(level=["dataset", "subset"]):
-        data = table.loc[(dataset, subset)]
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-        for i, method in enumerate(sorted(data.index.get_level_values("method").unique())):
-            mean = data.loc[method].mean(axis=0).to_numpy()
-            thresholds = np.arange(len(mean)) / len(mean)
-            is_method = kinds.get(method) == "method"
-            ax.plot(thresholds, mean, color=colors(i % 10), lw=2.2 if is_method else 1.2,
-                    ls="-" if is_method else "--", label=method)
-        ax.set_xlabel("threshold on the min-max normalised score map")
-        ax.set_ylabel("BoxAcc at IoU 0.5 (any component box)")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        ax.set_title(f"{dataset} / {subset}: box accuracy against the threshold (budget {budget_name}, "
-                     "mean over seeds)", fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"{dataset}-{subset}-box-acc.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
-    return written
+    return method_curves(
+        rows, out_dir, diagnostics, name="box_acc_curve", x=lambda n: np.arange(n) / n,
+        xlabel="threshold on the min-max normalised score map", ylabel="BoxAcc at IoU 0.5 (any component box)",
+        title="box accuracy against the threshold", suffix="box-acc",
+    )
