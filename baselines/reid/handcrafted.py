@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.api import Budget, Context
 from harness.options import option
 from harness.tracks.reid.method import ReidMethod
 
@@ -72,9 +71,8 @@ class Handcrafted(ReidMethod):
         n_stripes: int = option(6, "Horizontal stripes per image.", ge=1)
         texture_weight: float = option(0.5, "Weight of the LBP histograms against the colour histograms.", ge=0)
 
-    def fit(self, train: Any, budget: Budget, ctx: Context) -> None:
+    def learn(self, train: Any) -> None:
         """Nothing to learn (the training images are not used)."""
-        self.setup(budget, ctx)
 
     def embed(self, images: np.ndarray, cameras: np.ndarray | None = None) -> np.ndarray:
         """The descriptors of ``images``."""

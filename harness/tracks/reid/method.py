@@ -17,6 +17,7 @@ bottom-up baseline: one unit vector per pseudo class, an InfoNCE loss against al
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,6 +26,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from harness.api import Budget, Context, Method, Predictions
+from harness.tracks.reid.track import visible_to
 from harness.vision import FeatureBackbone, batches, build_backbone, cosine_lr, to_tensor
 
 __all__ = ["ClusterMemory", "EmbeddingNet", "ReidMethod", "augment", "balanced_batches", "class_centroids", "extract",
@@ -260,13 +262,13 @@ class ReidMethod(Method):
         self.log = ctx.log
 
     def fit(self, train: Any, budget: Budget, ctx: Context) -> None:
-        """Hide what the method may not use, then :meth:`learn`."""
+        """Hide what the method may not use (the rule the job applies too), then :meth:`learn`."""
         self.setup(budget, ctx)
-        self.learn(train.visible(identities=self.uses_identities, cameras=self.uses_cameras))
+        self.learn(visible_to(train, type(self)))
 
+    @abstractmethod
     def learn(self, train: Any) -> None:
         """Train on ``train`` (identities and undeclared cameras removed)."""
-        raise NotImplementedError
 
     def new_model(self) -> EmbeddingNet:
         """The budget's network at the seed's init (or the budget's checkpoint), on the device, and its Adam."""
@@ -287,7 +289,7 @@ class ReidMethod(Method):
 
     def predict(self, inputs: Any) -> Predictions:
         """Query and gallery embeddings and their distance."""
-        inputs = inputs.visible(cameras=self.uses_cameras)
+        inputs = visible_to(inputs, type(self))
         query = self.embed(inputs.query, inputs.query_camids)
         gallery = self.embed(inputs.gallery, inputs.gallery_camids)
         return Predictions.of(query_features=query.astype(np.float32), gallery_features=gallery.astype(np.float32),

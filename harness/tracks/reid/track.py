@@ -41,7 +41,7 @@ from harness.options import option
 from harness.registry import load_target
 
 __all__ = ["CMC_RANKS", "DISTANCES", "ReidBudget", "ReidTest", "ReidTrack", "ReidTrain", "ReidTruth",
-           "distance_matrix"]
+           "distance_matrix", "visible_to"]
 
 #: Distances a method may declare with its features.
 DISTANCES = ("euclidean", "cosine")
@@ -184,6 +184,19 @@ def distance_matrix(query: np.ndarray, gallery: np.ndarray, distance: str = "euc
     return np.sqrt(np.maximum(squared, 0.0))
 
 
+def visible_to(data: Any, method_cls: type) -> Any:
+    """Training data or test inputs as ``method_cls`` may see them; anything else unchanged.
+
+    Identities stay only if the class declares ``uses_identities``, cameras only if it declares ``uses_cameras``.
+    """
+    cameras = bool(getattr(method_cls, "uses_cameras", False))
+    if isinstance(data, ReidTrain):
+        return data.visible(identities=bool(getattr(method_cls, "uses_identities", False)), cameras=cameras)
+    if isinstance(data, ReidTest):
+        return data.visible(cameras=cameras)
+    return data
+
+
 def _sample(n_rows: int, n_keep: int) -> np.ndarray:
     """Sorted row positions of a fixed seeded sample of ``n_keep`` rows (all rows when 0 or more than there are)."""
     if not n_keep or n_keep >= n_rows:
@@ -259,13 +272,8 @@ class ReidTrack(Track):
         )
 
     def method_view(self, data: Any, method_cls: type) -> Any:
-        """What ``method_cls`` may see: identities only if ``uses_identities``, cameras only if ``uses_cameras``."""
-        cameras = bool(getattr(method_cls, "uses_cameras", False))
-        if isinstance(data, ReidTrain):
-            return data.visible(identities=bool(getattr(method_cls, "uses_identities", False)), cameras=cameras)
-        if isinstance(data, ReidTest):
-            return data.visible(cameras=cameras)
-        return data
+        """What ``method_cls`` may see (:func:`visible_to`)."""
+        return visible_to(data, method_cls)
 
     def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> ReidTest:
         """Query and gallery images (gallery in the fixed seeded order) and their cameras."""
