@@ -266,6 +266,14 @@ TRACKS: dict[str, TrackEntry] = {
         extras="wsol",
         bench_jobs=2,
     ),
+    "teaching": TrackEntry(
+        "harness.tracks.teaching:TeachingTrack",
+        "multimodal teaching-style regression: AMMDNN against ridge, SVR, gradient boosting, early- and late-fusion "
+        "and single-task MLPs (scikit-learn) and the mean predictor",
+        "synthetic classes of 60 teachers: four modalities, four style dimensions",
+        extras="teaching",
+        bench_jobs=2,
+    ),
     "toy": TrackEntry(
         "harness.tracks.toy:ToyTrack", "engine self-test (tests only)", "Gaussian blobs", bench=False
     ),
@@ -286,6 +294,11 @@ METHODS: dict[str, MethodEntry] = {
     ),
     "al-quire": MethodEntry("baselines.active_learning:Quire", "active", kind="baseline"),
     "al-random": MethodEntry("baselines.active_learning:RandomSampling", "active", kind="baseline"),
+    "ammdnn": MethodEntry("methods.ammdnn:Ammdnn", "teaching"),
+    "ammdnn-early-fusion": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"paths": False}),
+    "ammdnn-mse": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"loss": "mse"}),
+    "ammdnn-no-attention": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"attention": False}),
+    "ammdnn-single-task": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"multi_task": False}),
     "bcd-no-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"we_weight": 0.0}),
     "bcd-we": MethodEntry("methods.bcd_we:BcdWe", "wsol"),
     "buc": MethodEntry("baselines.reid:BottomUp", "reid", kind="baseline"),
@@ -302,6 +315,14 @@ METHODS: dict[str, MethodEntry] = {
     "fedncf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedncf"}),
     "handcrafted": MethodEntry("baselines.reid:Handcrafted", "reid", kind="baseline"),
     "has": MethodEntry("baselines.wsol:Cam", "wsol", {"hide_probability": 0.5}, kind="baseline"),
+    "hgb": MethodEntry("baselines.teaching:Hgb", "teaching", kind="baseline"),
+    "late-fusion": MethodEntry("baselines.teaching:LateFusion", "teaching", kind="baseline"),
+    "late-fusion-stack": MethodEntry(
+        "baselines.teaching:LateFusion", "teaching", {"combine": "stack"}, kind="baseline"
+    ),
+    "mean-predictor": MethodEntry("baselines.teaching:MeanPredictor", "teaching", kind="baseline"),
+    "mlp-early": MethodEntry("baselines.teaching:MlpEarlyFusion", "teaching", kind="baseline"),
+    "mlp-single-task": MethodEntry("baselines.teaching:MlpSingleTask", "teaching", kind="baseline"),
     "padim": MethodEntry("baselines.anomalib_models.padim:Padim", "anomaly", kind="baseline"),
     "patchcore": MethodEntry("baselines.anomalib_models.patchcore:Patchcore", "anomaly", kind="baseline"),
     "pfedrec": MethodEntry("baselines.fedrec:PFedRec", "fedrec", kind="baseline"),
@@ -316,6 +337,7 @@ METHODS: dict[str, MethodEntry] = {
     "reverse-distillation": MethodEntry(
         "baselines.anomalib_models.reverse_distillation:ReverseDistillation", "anomaly", kind="baseline"
     ),
+    "ridge": MethodEntry("baselines.teaching:Ridge", "teaching", kind="baseline"),
     "scr-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"localizer": "scr"}),
     "snarm": MethodEntry("methods.snarm:Snarm", "anomaly"),
     "snarm-mlp": MethodEntry("methods.snarm:Snarm", "anomaly", {"mixer": "mlp"}),
@@ -323,6 +345,7 @@ METHODS: dict[str, MethodEntry] = {
     "snarm-one-head": MethodEntry("methods.snarm:Snarm", "anomaly", {"n_heads": 1}),
     "stfpm": MethodEntry("baselines.anomalib_models.stfpm:Stfpm", "anomaly", kind="baseline"),
     "supervised": MethodEntry("baselines.reid:Supervised", "reid", kind="reference"),
+    "svr": MethodEntry("baselines.teaching:Svr", "teaching", kind="baseline"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
     "toy-centroid-shrunk": MethodEntry(
         "harness.tracks.toy:NearestCentroid", "toy", {"shrinkage": 0.5}, kind="baseline"

@@ -30,9 +30,10 @@ CASES = {
     "fedrec": (("test_items",), "candidates"),
     "wsol": (("labels",), "images"),
     "reid": (("query_pids", "gallery_pids"), "query"),
+    "teaching": (("targets",), "features"),
 }
 #: track -> the truth field whose order the test order must not show (default ``labels``)
-ORDER_LABELS = {"reid": "query_pids"}
+ORDER_LABELS = {"reid": "query_pids", "teaching": "groups"}
 #: tracks whose smoke test items, in index order, change label about as often as a random order would
 UNGROUPED_INDEX = {
     "reid": "40 of 200 queries (2 per identity) rarely keep a pair side by side",
@@ -91,8 +92,16 @@ def test_no_received_string_names_a_test_file(peeked):
 def _orders(record, track, inputs):
     """Index positions of the test items in the order the job received them."""
     field = CASES[track][1]
-    rows = next(a["rows"] for a in record["arrays"] if a["where"] == f"inputs.{field}")
-    position = {h: i for i, h in enumerate(row_hashes(getattr(inputs, field)))}
+    value = getattr(inputs, field)
+    if isinstance(value, dict):  # one array per modality: an item is the tuple of its rows
+        wheres = [f"inputs.{field}[{key!r}]" for key in sorted(value)]
+        rows = list(zip(*(next(a["rows"] for a in record["arrays"] if a["where"] == w) for w in wheres), strict=True))
+        mine = list(zip(*(row_hashes(value[key]) for key in sorted(value)), strict=True))
+    else:
+        rows = next(a["rows"] for a in record["arrays"] if a["where"] == f"inputs.{field}")
+        mine = row_hashes(value)
+    position = {h: i for i, h in enumerate(mine)}
+    assert len(position) == len(mine), "the test inputs' rows must identify the items"
     return [[position[h] for h in rows]]
 
 
@@ -137,7 +146,8 @@ def test_reid_training_data_carries_no_identity(peeked):
 def test_the_survey_sees_what_it_should(peeked):
     track, _, record, _, inputs, _ = peeked
     wheres = {a["where"] for a in record["arrays"]}
-    assert f"inputs.{CASES[track][1]}" in wheres
+    assert any(where == f"inputs.{CASES[track][1]}" or where.startswith(f"inputs.{CASES[track][1]}[")
+               for where in wheres)
     assert record["cwd"] in record["paths"]
     assert dataclasses.is_dataclass(inputs)
     assert any(where.startswith("train") for where in wheres)

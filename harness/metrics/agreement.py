@@ -1,9 +1,9 @@
-"""Agreement between predicted and true values of a regression: CCC, Pearson r, RMSE.
+"""Agreement between predicted and true values of a regression: CCC, Pearson r, RMSE, MAE.
 
 Lin's concordance correlation coefficient (CCC) is the main score of continuous emotion
 and affect recognition; it is computed with population moments (divided by n, ddof=0), as
 in Lin (1989) and the AVEC challenges. Higher is better for ``ccc`` and ``pearson``,
-lower is better for ``rmse``. All computations are in float64.
+lower is better for ``rmse`` and ``mae``. All computations are in float64.
 
 Reference:
     Lin, "A Concordance Correlation Coefficient to Evaluate Reproducibility",
@@ -18,7 +18,7 @@ import numpy as np
 
 from harness.metrics._validation import MetricInputError, as_array, check_finite, check_ndim, check_same_shape
 
-__all__ = ["ccc", "pearson", "rmse"]
+__all__ = ["ccc", "mae", "pearson", "rmse"]
 
 
 def _agreement_validate(pred: Any, target: Any, caller: str, *, min_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,3 +144,26 @@ def rmse(pred: Any, target: Any, *, validate: bool = True) -> float:
     caller = "rmse"
     pred, target = _agreement_format(pred, target, caller, validate=validate, min_size=1)
     return float(np.sqrt(np.mean((pred - target) ** 2)))
+
+
+def mae(pred: Any, target: Any, *, validate: bool = True) -> float:
+    """Mean absolute error between predictions and targets.
+
+    Args:
+        pred: float array of shape (n_samples,); NaN or inf raise.
+        target: float array of shape (n_samples,); NaN or inf raise.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        MAE >= 0 in the unit of the targets, as a Python float; lower is better.
+
+    Raises:
+        MetricInputError: On a shape mismatch, a non-finite value or an empty input.
+
+    Example:
+        >>> mae([1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
+        0.6666666666666666
+    """
+    caller = "mae"
+    pred, target = _agreement_format(pred, target, caller, validate=validate, min_size=1)
+    return float(np.mean(np.abs(pred - target)))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["weighted_auroc", "weighted_average_precision", "weighted_f1_max", "weighted_mean"]
+__all__ = ["weighted_agreement", "weighted_auroc", "weighted_average_precision", "weighted_f1_max", "weighted_mean"]
 
 
 def _weights(weights: Any, n_items: int) -> np.ndarray:
@@ -108,3 +108,49 @@ def weighted_f1_max(scores: Any, labels: Any, weights: Any) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = 2 * tp / (tp + fp + n_pos[:, None])
         return np.where(n_pos > 0, np.nanmax(np.where(tp > 0, f1, 0.0), axis=1), np.nan)
+
+
+def weighted_agreement(pred: Any, target: Any, weights: Any) -> dict[str, np.ndarray]:
+    """CCC, Pearson r, RMSE and MAE of each target under each resample (:mod:`harness.metrics.agreement`).
+
+    The weighted moments are those of the resample built by repeating every item as often as its weight (population
+    moments, ddof=0), computed after centring both arrays on the target's mean (CCC and r do not change under a
+    common shift), so that no large offset cancels digits.
+
+    Args:
+        pred: float array of shape (n_items, n_targets) (or (n_items,)).
+        target: float array of the same shape.
+        weights: array of shape (n_resamples, n_items), non-negative counts.
+
+    Returns:
+        ``ccc``, ``pearson``, ``rmse`` and ``mae``, each float64 of shape (n_resamples, n_targets) (or
+        (n_resamples,) for 1-D inputs). Pearson's r is 0 where the weighted predictions are constant (no linear
+        association); every value is NaN where a resample has zero total weight.
+
+    Example:
+        >>> out = weighted_agreement([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], [[1, 1, 1]])
+        >>> round(float(out["ccc"][0]), 6), round(float(out["rmse"][0]), 6)
+        (0.857143, 0.57735)
+    """
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    flat = pred.ndim == 1
+    pred, target = np.atleast_2d(pred.T).T, np.atleast_2d(target.T).T
+    weights = _weights(weights, len(pred))
+    total = weights.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = target.mean(axis=0)
+        p, t = pred - shift, target - shift
+        mean_p, mean_t = weights @ p / total, weights @ t / total
+        var_p = np.maximum(weights @ (p * p) / total - mean_p**2, 0.0)
+        var_t = np.maximum(weights @ (t * t) / total - mean_t**2, 0.0)
+        cov = weights @ (p * t) / total - mean_p * mean_t
+        constant = np.ptp(p, axis=0) == 0  # a constant prediction has no covariance; skip the rounding residue
+        var_p[:, constant], cov[:, constant] = 0.0, 0.0
+        out = {
+            "ccc": 2 * cov / (var_p + var_t + (mean_p - mean_t) ** 2),
+            "pearson": np.where(var_p > 0, cov / np.sqrt(var_p * var_t), 0.0),
+            "rmse": np.sqrt(weights @ ((p - t) ** 2) / total),
+            "mae": weights @ np.abs(p - t) / total,
+        }
+    out["pearson"] = np.clip(out["pearson"], -1.0, 1.0)
+    return {k: (v[:, 0] if flat else v) for k, v in out.items()}

@@ -1,4 +1,4 @@
-"""Tests of CCC, Pearson r and RMSE against numpy, scipy and torchmetrics."""
+"""Tests of CCC, Pearson r, RMSE and MAE against numpy, scipy, scikit-learn and torchmetrics."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ def test_rmse_matches_numpy(case):
     assert_close(agreement.rmse(pred, target), float(np.sqrt(np.mean((pred - target) ** 2))))
 
 
+@pytest.mark.parametrize("case", range(N_CASES))
+def test_mae_matches_sklearn(case):
+    from sklearn.metrics import mean_absolute_error
+
+    pred, target = _random_case(case)
+    assert_close(agreement.mae(pred, target), float(mean_absolute_error(target, pred)))
+
+
 @pytest.mark.parametrize("case", range(5))
 def test_torchmetrics_ccc_uses_n_minus_1_moments(case):
     """torchmetrics = 2 c s_pt / (c s_p^2 + c s_t^2 + (m_p - m_t)^2) with c = n / (n - 1)."""
@@ -85,6 +93,7 @@ def test_perfect_and_constant_cases():
         pytest.param(lambda: agreement.rmse([1.0, 2.0], [1.0]), r"got \(2,\) and \(1,\)", id="length"),
         pytest.param(lambda: agreement.rmse([1.0, np.nan], [1.0, 2.0]), r"got nan at index 1", id="nan"),
         pytest.param(lambda: agreement.rmse([], []), r"is empty", id="empty"),
+        pytest.param(lambda: agreement.mae([1.0, np.inf], [1.0, 2.0]), r"got inf at index 1", id="mae-inf"),
         pytest.param(lambda: agreement.ccc(np.ones((2, 2)), np.ones((2, 2))), r"shape \(n_samples,\)", id="2d"),
     ],
 )

@@ -72,3 +72,33 @@ def test_bootstrap_weights_keep_each_stratum_and_repeat_with_the_seed():
     assert not np.array_equal(weights, bootstrap_weights(20, 200, seed=8, strata=strata))
     # each item is drawn once per resample on average
     assert weights.mean() == pytest.approx(1.0) and abs(weights[:, 0].mean() - 1.0) < 0.2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_weighted_agreement_equals_metrics_on_repeated_items(seed):
+    """CCC against Lin's formula written out, r against scipy, RMSE and MAE against scikit-learn, ties included."""
+    from scipy.stats import pearsonr
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    target = rng.integers(0, 5, size=(n, 3)).astype(float) + 100.0  # ties and an offset
+    pred = target * rng.uniform(0.3, 1.5) + rng.integers(0, 3, size=(n, 3)) + rng.normal(size=3)
+    weights = bootstrap_weights(n, 20, seed=seed)
+    out = r.weighted_agreement(pred, target, weights)
+    for b, counts in enumerate(weights):
+        for j in range(3):
+            p, t = _repeated(pred[:, j], counts), _repeated(target[:, j], counts)
+            mp, mt = p.mean(), t.mean()
+            lin = 2 * np.mean((p - mp) * (t - mt)) / (p.var() + t.var() + (mp - mt) ** 2)
+            assert out["ccc"][b, j] == pytest.approx(lin, abs=1e-9)
+            assert out["pearson"][b, j] == pytest.approx(pearsonr(p, t).statistic, abs=1e-9)
+            assert out["rmse"][b, j] == pytest.approx(np.sqrt(mean_squared_error(t, p)), abs=1e-9)
+            assert out["mae"][b, j] == pytest.approx(mean_absolute_error(t, p), abs=1e-9)
+
+
+def test_weighted_agreement_constant_prediction_and_empty_resample():
+    target = np.array([1.0, 2.0, 3.0, 5.0])
+    out = r.weighted_agreement(np.full(4, 2.0), target, [[1, 1, 1, 1], [0, 0, 0, 0]])
+    assert out["ccc"][0] == 0.0 and out["pearson"][0] == 0.0
+    assert np.isnan(out["ccc"][1]) and np.isnan(out["rmse"][1])

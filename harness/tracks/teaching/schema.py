@@ -31,7 +31,21 @@ import pandas as pd
 
 from harness.data.errors import DataLayoutError, DataMissingError
 
-__all__ = ["MultimodalTable", "check_split", "grouped_folds", "load_table", "modality_columns", "read_frame"]
+__all__ = [
+    "SCHEMA_FILE",
+    "MultimodalTable",
+    "check_split",
+    "grouped_folds",
+    "load_described",
+    "load_table",
+    "modality_columns",
+    "read_frame",
+    "table_from_frame",
+]
+
+#: The description of a table folder: which file, which columns are the id, the group and the targets.
+SCHEMA_FILE = "schema.json"
+_SCHEMA_KEYS = {"file", "targets", "id", "group", "modality_file", "modalities"}
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,11 @@ def modality_columns(
     return {m: tuple(c) for m, c in sorted(out.items())}
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (for messages: ``13``, not ``np.int64(13)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _missing(features: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
     out = {}
     for modality, values in features.items():
@@ -175,8 +194,30 @@ def load_table(
         DataLayoutError: A column is missing, an id is duplicated, a target has a missing value or is constant, a
             feature column is not numeric, or a modality has no column; the message names it.
     """
-    frame = read_frame(path)
-    where = str(path)
+    return table_from_frame(read_frame(path), targets=targets, id_column=id_column, group=group,
+                            modality_file=modality_file, modalities=modalities, where=str(path))
+
+
+def table_from_frame(
+    frame: pd.DataFrame, *, targets: Sequence[str], id_column: str = "id", group: str | None = None,
+    modality_file: str | Path | None = None, modalities: Sequence[str] | None = None, where: str = "table",
+) -> MultimodalTable:
+    """Check a DataFrame in the schema and turn it into a :class:`MultimodalTable`.
+
+    :func:`load_table` calls it after reading the file; loaders of other layouts build the frame and call it.
+
+    Args:
+        frame: One row per item.
+        targets: The continuous target columns.
+        id_column: The id column.
+        group: The group column, or None.
+        modality_file: Optional side file mapping columns to modalities (else: column prefixes).
+        modalities: Optional modalities to keep, each required to have a column.
+        where: The table's name in messages (its file, or the layout it came from).
+
+    Raises:
+        DataLayoutError: As :func:`load_table`.
+    """
     needed = [id_column, *targets, *([group] if group else [])]
     absent = [c for c in needed if c not in frame.columns]
     if absent:
@@ -188,7 +229,8 @@ def load_table(
     ids = frame[id_column].to_numpy()
     duplicated = frame[id_column].duplicated()
     if duplicated.any():
-        msg = f"{where}: id {frame[id_column][duplicated].iloc[0]!r} appears more than once in column {id_column!r}."
+        first = _plain(frame[id_column][duplicated].iloc[0])
+        msg = f"{where}: id {first!r} appears more than once in column {id_column!r}."
         raise DataLayoutError(msg)
     values = np.zeros((len(frame), len(targets)))
     for j, name in enumerate(targets):
@@ -196,18 +238,19 @@ def load_table(
         bad = column.isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            msg = (f"{where}: target {name!r} has a missing or non-numeric value at id {ids[row]!r} "
+            msg = (f"{where}: target {name!r} has a missing or non-numeric value at id {_plain(ids[row])!r} "
                    f"({int(bad.sum())} rows in all); targets must be complete.")
             raise DataLayoutError(msg)
         if column.nunique() < 2:
-            msg = f"{where}: target {name!r} is constant ({column.iloc[0]!r} for every item); it cannot be scored."
+            value = _plain(column.iloc[0])
+            msg = f"{where}: target {name!r} is constant ({value!r} for every item); it cannot be scored."
             raise DataLayoutError(msg)
         values[:, j] = column.to_numpy(dtype=np.float64)
     groups = None
     if group:
         if frame[group].isna().any():
             row = int(np.flatnonzero(frame[group].isna().to_numpy())[0])
-            msg = f"{where}: group column {group!r} is empty at id {ids[row]!r}."
+            msg = f"{where}: group column {group!r} is empty at id {_plain(ids[row])!r}."
             raise DataLayoutError(msg)
         groups = frame[group].to_numpy()
     columns = modality_columns(frame, exclude=needed, modality_file=modality_file, modalities=modalities,
@@ -222,6 +265,50 @@ def load_table(
             raise DataLayoutError(msg)
         features[modality] = block.to_numpy(dtype=np.float64)
     return MultimodalTable(ids, features, columns, values, tuple(targets), groups, _missing(features), where)
+
+
+def load_described(root: str | Path) -> MultimodalTable:
+    """Read the table a folder describes in its ``schema.json`` (the loader of your own tables and of the default).
+
+    ``schema.json`` holds ``file`` (the table, relative to the folder) and ``targets`` (list of columns), and
+    optionally ``id`` (default ``"id"``), ``group``, ``modality_file`` (relative path of the side file) and
+    ``modalities`` (the feature groups to keep). Example::
+
+        {"file": "classes.csv", "id": "id", "group": "teacher", "targets": ["pleasure", "arousal"]}
+
+    Raises:
+        DataMissingError: The folder has no ``schema.json``, or the table it names does not exist.
+        DataLayoutError: ``schema.json`` is not valid JSON, has an unknown key or lacks ``file`` or ``targets``;
+            or the table breaks the schema (see :func:`load_table`).
+    """
+    import json
+
+    root = Path(root)
+    path = root / SCHEMA_FILE
+    if not path.is_file():
+        msg = (f"{root} has no {SCHEMA_FILE}; write one next to the table, e.g. "
+               '{"file": "table.csv", "id": "id", "group": "speaker", "targets": ["valence", "arousal"]}.')
+        raise DataMissingError(msg)
+    try:
+        spec = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        msg = f"{path} is not valid JSON: {exc}"
+        raise DataLayoutError(msg) from exc
+    if not isinstance(spec, dict):
+        msg = f"{path} must hold a JSON object; got {type(spec).__name__}."
+        raise DataLayoutError(msg)
+    unknown = sorted(set(spec) - _SCHEMA_KEYS)
+    if unknown:
+        msg = f"{path}: key {unknown[0]!r} is not allowed; allowed keys: {', '.join(sorted(_SCHEMA_KEYS))}."
+        raise DataLayoutError(msg)
+    for key in ("file", "targets"):
+        if not spec.get(key):
+            msg = f"{path}: required key {key!r} is missing or empty."
+            raise DataLayoutError(msg)
+    targets = [spec["targets"]] if isinstance(spec["targets"], str) else list(spec["targets"])
+    side = root / spec["modality_file"] if spec.get("modality_file") else None
+    return load_table(root / spec["file"], targets=targets, id_column=spec.get("id", "id"), group=spec.get("group"),
+                      modality_file=side, modalities=spec.get("modalities"))
 
 
 def grouped_folds(n_items: int, groups: np.ndarray | None, *, n_folds: int, seed: int) -> np.ndarray:

@@ -22,7 +22,9 @@ mean-imputed, standardised features 0.61, histogram gradient boosting per target
 (128, 64) 0.66: nonlinear models gain, none is near 1.
 
 Determinism: one generator seeded by ``seed`` draws everything in a fixed order; the same parameters give the
-same file. Parameters, the column groups and the latent correlations are written to ``parbench_synth.json``.
+same file. The folder's ``schema.json`` says which columns are the id, the group and the targets (read by
+:func:`~harness.tracks.teaching.schema.load_described`). Parameters, the column groups and the latent
+correlations are written to ``parbench_synth.json``.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ import numpy as np
 import pandas as pd
 
 from harness.data.synth._staging import manifest_matches, staged
+from harness.tracks.teaching.schema import SCHEMA_FILE
 
 __all__ = ["FILE", "MANIFEST", "MODALITIES", "PRESETS", "TARGETS", "VERSION", "generate", "latent_correlation"]
 
 #: Version of the generator's output; bump it whenever a byte of the output can change.
-VERSION = "1"
+VERSION = "2"
 #: The table's file name.
 FILE = "classes.parquet"
 #: File at the dataset root recording the parameters and the column groups.
@@ -174,4 +177,6 @@ def generate(
             "missing_items": {m: float(frame[c].isna().all(axis=1).mean()) for m, c in groups.items()},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        schema = {"file": FILE, "id": "id", "group": "teacher", "targets": list(TARGETS)}
+        (staging / SCHEMA_FILE).write_text(json.dumps(schema, indent=1) + "\n")
     return root
