@@ -7,7 +7,8 @@
 # It installs the wheels into .site/ (no registry needed), then runs, each with its own log under $OUT
 # (default: ./gpu-check):
 #   1. nvidia-smi and the versions of torch, timm and anomalib;
-#   2. the CUDA-only tests (pytest -m gpu): every anomaly and wsol method fits and predicts on cuda;
+#   2. the CUDA-only tests (pytest -m gpu): every anomaly, wsol and reid method and AMMDNN (teaching) fit and
+#      predict on cuda;
 #   3. benchmarks/anomaly_throughput.py --device cuda: predict throughput of every method against its
 #      backbone's forward pass, on the default budget (96 px) and at 256 px (the paper budget's size).
 # A step that fails is reported and the next one still runs; the exit status is the number of failed steps.

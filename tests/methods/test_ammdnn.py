@@ -84,3 +84,13 @@ def test_training_beats_the_mean_predictor_and_repeats_with_the_seed(split):
     assert np.array_equal(pred, _fit(split).predict_targets(inputs))
     with pytest.raises(ValueError, match="no attention"):
         _fit(split, paths=False).attention_weights(inputs)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fits_and_predicts_on_cuda(split):
+    track, budget, train, inputs, truth = split
+    method = Ammdnn()
+    method.fit(train, budget, Context(seed=0, device="cuda"))
+    assert next(method.nets_.parameters()).is_cuda
+    track.validate(method.predict(inputs), truth)

@@ -47,7 +47,7 @@ def scatter_figure(pred: np.ndarray, true: np.ndarray, names: Sequence[str], pat
 
     plt = _pyplot()
     n = len(names)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.7), dpi=100, squeeze=False, layout="constrained")
     for j, (ax, name) in enumerate(zip(axes[0], names, strict=True)):
         p, t = pred[:, j], true[:, j]
         low, high = float(min(p.min(), t.min())), float(max(p.max(), t.max()))
@@ -62,7 +62,6 @@ def scatter_figure(pred: np.ndarray, true: np.ndarray, names: Sequence[str], pat
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("predicted")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
