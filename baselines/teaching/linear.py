@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from baselines.teaching._common import TargetScaler, threads
+from baselines.teaching._common import FusedRegressor
 from harness.api import Budget, Context
 from harness.options import option
-from harness.tracks.teaching.method import TeachingMethod, early_fusion
+from harness.tracks.teaching.method import TeachingMethod
 
 __all__ = ["MeanPredictor", "Ridge", "Svr"]
 
@@ -39,7 +39,7 @@ class MeanPredictor(TeachingMethod):
         return np.tile(self.mean_, (len(inputs), 1))
 
 
-class Ridge(TeachingMethod):
+class Ridge(FusedRegressor):
     """Ridge regression per target (scikit-learn ``RidgeCV``), its penalty chosen on the training part only.
 
     Each target's penalty minimises the efficient leave-one-out error over the log-spaced ``alphas`` on the
@@ -58,30 +58,27 @@ class Ridge(TeachingMethod):
         alpha_max_log10: float = option(4.0, "log10 of the largest penalty tried.")
         n_alphas: int = option(13, "Penalties tried, log-spaced.", ge=1)
 
-    def learn(self, train: Any, budget: Budget, ctx: Context) -> None:
-        """Fit one RidgeCV with a penalty per target on the fused features and standardised targets."""
+    def estimator(self, budget: Budget, seed: int) -> Any:
+        """One RidgeCV with a penalty per target."""
         from sklearn.linear_model import RidgeCV
 
         cfg = self.config
-        self.scaler_ = TargetScaler().fit(train.targets)
-        alphas = np.logspace(cfg.alpha_min_log10, cfg.alpha_max_log10, cfg.n_alphas)
-        with threads(ctx.n_threads):
-            self.model_ = RidgeCV(alphas=alphas, alpha_per_target=True).fit(
-                early_fusion(train, self.modalities), self.scaler_.transform(train.targets))
-        ctx.log.info("ridge penalties per target: %s", np.round(np.atleast_1d(self.model_.alpha_), 3).tolist())
+        return RidgeCV(alphas=np.logspace(cfg.alpha_min_log10, cfg.alpha_max_log10, cfg.n_alphas),
+                       alpha_per_target=True)
 
-    def predict_targets(self, inputs: Any) -> np.ndarray:
-        """Predictions (n, t) in the targets' unit."""
-        with threads(1):
-            return self.scaler_.inverse(self.model_.predict(early_fusion(inputs, self.modalities)))
+    def learn(self, train: Any, budget: Budget, ctx: Context) -> None:
+        """Fit, then log the chosen penalties."""
+        super().learn(train, budget, ctx)
+        ctx.log.info("ridge penalties per target: %s", np.round(np.atleast_1d(self.models_[0].alpha_), 3).tolist())
 
 
-class Svr(TeachingMethod):
+class Svr(FusedRegressor):
     """Support-vector regression with an RBF kernel, one per target (scikit-learn ``SVR``), fixed C and epsilon."""
 
     name = "svr"
     kind = "baseline"
     paper = "Drucker, Burges, Kaufman, Smola, Vapnik, NIPS 1996 (scikit-learn SVR)"
+    per_target = True
 
     @dataclass(frozen=True)
     class Config:
@@ -90,18 +87,8 @@ class Svr(TeachingMethod):
         c: float = option(1.0, "Penalty C of every target's SVR (targets are standardised).", gt=0)
         epsilon: float = option(0.1, "Width of the insensitive tube, in target standard deviations.", ge=0)
 
-    def learn(self, train: Any, budget: Budget, ctx: Context) -> None:
-        """Fit one SVR per target on the fused features and the standardised targets."""
+    def estimator(self, budget: Budget, seed: int) -> Any:
+        """One RBF SVR (deterministic: the seed is not used)."""
         from sklearn.svm import SVR
 
-        self.scaler_ = TargetScaler().fit(train.targets)
-        features, targets = early_fusion(train, self.modalities), self.scaler_.transform(train.targets)
-        with threads(ctx.n_threads):
-            self.models_ = [SVR(kernel="rbf", C=self.config.c, epsilon=self.config.epsilon, gamma="scale").fit(
-                features, targets[:, j]) for j in range(self.n_targets)]
-
-    def predict_targets(self, inputs: Any) -> np.ndarray:
-        """Predictions (n, t) in the targets' unit."""
-        features = early_fusion(inputs, self.modalities)
-        with threads(1):
-            return self.scaler_.inverse(np.stack([m.predict(features) for m in self.models_], axis=1))
+        return SVR(kernel="rbf", C=self.config.c, epsilon=self.config.epsilon, gamma="scale")

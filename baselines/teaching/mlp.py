@@ -12,16 +12,15 @@ flagged (``combine="stack"``, stacked generalisation: Wolpert, Neural Networks 1
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from baselines.teaching._common import TargetScaler, threads
+from baselines.teaching._common import FusedRegressor, TargetScaler, fit_quietly, threads
 from harness.api import Budget, Context
 from harness.options import option
-from harness.tracks.teaching.method import TeachingMethod, early_fusion, impute, present
+from harness.tracks.teaching.method import TeachingMethod, impute, present
 
 __all__ = ["LateFusion", "MlpEarlyFusion", "MlpSingleTask", "budget_mlp"]
 
@@ -38,15 +37,7 @@ def budget_mlp(budget: Any, seed: int) -> Any:
     )
 
 
-def _fit(model: Any, features: np.ndarray, targets: np.ndarray) -> Any:
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed number of epochs is the budget, by design
-        return model.fit(features, targets)
-
-
-class MlpEarlyFusion(TeachingMethod):
+class MlpEarlyFusion(FusedRegressor):
     """One multi-output MLP on the concatenated modalities and presence flags (early fusion, multi-task)."""
 
     name = "mlp-early"
@@ -57,43 +48,17 @@ class MlpEarlyFusion(TeachingMethod):
     class Config:
         """No option: the budget fixes the recipe."""
 
-    def learn(self, train: Any, budget: Budget, ctx: Context) -> None:
-        """Fit the MLP on all targets at once."""
-        self.scaler_ = TargetScaler().fit(train.targets)
-        with threads(ctx.n_threads):
-            self.model_ = _fit(budget_mlp(budget, ctx.seed), early_fusion(train, self.modalities),
-                               self.scaler_.transform(train.targets))
-
-    def predict_targets(self, inputs: Any) -> np.ndarray:
-        """Predictions (n, t)."""
-        with threads(1):
-            return self.scaler_.inverse(self.model_.predict(early_fusion(inputs, self.modalities)))
+    def estimator(self, budget: Budget, seed: int) -> Any:
+        """The budget's MLP."""
+        return budget_mlp(budget, seed)
 
 
-class MlpSingleTask(TeachingMethod):
+class MlpSingleTask(MlpEarlyFusion):
     """One MLP per target on the concatenated modalities and presence flags (early fusion, no shared layers)."""
 
     name = "mlp-single-task"
-    kind = "baseline"
     paper = "single-task MLPs, one per target (scikit-learn MLPRegressor)"
-
-    @dataclass(frozen=True)
-    class Config:
-        """No option: the budget fixes the recipe."""
-
-    def learn(self, train: Any, budget: Budget, ctx: Context) -> None:
-        """Fit one MLP per target."""
-        self.scaler_ = TargetScaler().fit(train.targets)
-        features, targets = early_fusion(train, self.modalities), self.scaler_.transform(train.targets)
-        with threads(ctx.n_threads):
-            self.models_ = [_fit(budget_mlp(budget, ctx.seed + j), features, targets[:, j])
-                            for j in range(self.n_targets)]
-
-    def predict_targets(self, inputs: Any) -> np.ndarray:
-        """Predictions (n, t)."""
-        features = early_fusion(inputs, self.modalities)
-        with threads(1):
-            return self.scaler_.inverse(np.stack([m.predict(features) for m in self.models_], axis=1))
+    per_target = True
 
 
 class LateFusion(TeachingMethod):
@@ -125,7 +90,7 @@ class LateFusion(TeachingMethod):
                     ctx.log.warning("late fusion: modality %r has %d training items; no model", modality, len(rows))
                     continue
                 features = impute(train.features[modality][rows])
-                self.models_[modality] = _fit(budget_mlp(budget, ctx.seed + k), features, targets[rows])
+                self.models_[modality] = fit_quietly(budget_mlp(budget, ctx.seed + k), features, targets[rows])
             if self.config.combine == "stack":
                 self.stacker_ = self._stack(train, targets, has, budget, ctx)
 
@@ -155,8 +120,8 @@ class LateFusion(TeachingMethod):
             for k, modality in enumerate(self.modalities):
                 rows = fit_rows[has[fit_rows, k]]
                 if modality in self.models_ and len(rows) >= self.config.min_items:
-                    models[modality] = _fit(budget_mlp(budget, ctx.seed + k), impute(train.features[modality][rows]),
-                                            targets[rows])
+                    features = impute(train.features[modality][rows])
+                    models[modality] = fit_quietly(budget_mlp(budget, ctx.seed + k), features, targets[rows])
             oof[held] = self._per_modality(train, models, has, held)
         return RidgeCV(alphas=np.logspace(-2, 4, 13), alpha_per_target=True).fit(np.hstack([oof, has]), targets)
 
