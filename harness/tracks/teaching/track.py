@@ -36,6 +36,7 @@ are the dataset's own. Every metric but the drop-one one is resampled over test 
 from __future__ import annotations
 
 import functools
+import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -183,7 +184,11 @@ def standardise(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.nd
 
 @functools.lru_cache(maxsize=4)
 def _cached_table(loader: str, root: str, stamp: tuple) -> MultimodalTable:
-    return load_target(loader)(Path(root))
+    table = load_target(loader)(Path(root))
+    shares = ", ".join(f"{m} {100 * v['items']:.1f} % of items ({100 * v['cells']:.1f} % of cells)"
+                       for m, v in sorted(table.missing.items()))
+    logging.getLogger("parbench.teaching").info("%s: %d items; missing: %s", table.source, len(table), shares)
+    return table
 
 
 def _stamp(root: Path) -> tuple:
