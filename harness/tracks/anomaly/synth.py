@@ -57,6 +57,7 @@ __all__ = [
     "VERSION",
     "SynthSample",
     "generate",
+    "recorded_severity",
     "render_sample",
     "severities",
 ]
@@ -203,6 +204,34 @@ def severities(category: str, defect: str, n_images: int, *, seed: int = 0) -> n
     """
     rng = np.random.default_rng([int(seed), _key(category), _key(defect), _key("severity")])
     return (rng.permutation(n_images) + rng.random(n_images)) / n_images
+
+
+def recorded_severity(paths: list[str] | tuple[str, ...]) -> np.ndarray:
+    """The severity the generator recorded for each test image file, NaN where none is recorded.
+
+    A path ``<root>/<category>/test/<defect>/<stem>.png`` is looked up in ``<root>/parbench_synth.json``;
+    good images, files of real datasets (no manifest) and files the manifest does not list get NaN.
+
+    Returns:
+        float64 array of shape (len(paths),).
+    """
+    manifests: dict[Path, dict] = {}
+    out = np.full(len(paths), np.nan)
+    for i, name in enumerate(paths):
+        path = Path(name)
+        if len(path.parents) < 4 or path.parent.name == GOOD:
+            continue
+        root = path.parents[3]
+        if root not in manifests:
+            try:
+                manifests[root] = json.loads((root / MANIFEST).read_text())
+            except (OSError, ValueError):
+                manifests[root] = {}
+        record = manifests[root].get("categories", {}).get(path.parents[2].name) or {}
+        value = record.get("severity", {}).get(path.parent.name, {}).get(path.stem)
+        if value is not None:
+            out[i] = float(value)
+    return out
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -83,18 +83,31 @@ class AnomalyTruth:
         labels: int64 array of shape (n_images,), 1 = anomalous.
         masks: bool array of shape (n_images, H, W).
         paths: Image file of each row.
+        defects: Defect type of each row (its test folder; ``"good"`` for good images); default: ``"good"``
+            or ``"defect"`` from the label.
+        severity: float64 array of shape (n_images,): the severity the synthetic generator recorded, NaN
+            where none is known (real data, good images).
     """
 
     labels: np.ndarray
     masks: np.ndarray
     paths: list[str]
+    defects: list[str] | None = None
+    severity: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.defects is None:
+            self.defects = ["defect" if label else "good" for label in self.labels]
+        if self.severity is None:
+            self.severity = np.full(len(self.labels), np.nan)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def take(self, order: np.ndarray) -> AnomalyTruth:
         """The truth in ``order`` (int array of shape (n_images,))."""
-        return AnomalyTruth(self.labels[order], self.masks[order], [self.paths[i] for i in order])
+        return AnomalyTruth(self.labels[order], self.masks[order], [self.paths[i] for i in order],
+                            [self.defects[i] for i in order], self.severity[order])
 
 
 def upsample_maps(maps: np.ndarray, shape: tuple[int, int], *, chunk: int = 64) -> np.ndarray:
@@ -207,7 +220,11 @@ class AnomalyTrack(Track):
                 raise ParbenchError(msg)
             shape = shapes.pop()
         masks = read_masks(test["mask_path"].tolist(), shape)
-        return AnomalyTruth(test["label"].to_numpy(dtype=np.int64), masks, test["image_path"].tolist())
+        from harness.tracks.anomaly.synth import recorded_severity
+
+        paths = test["image_path"].tolist()
+        return AnomalyTruth(test["label"].to_numpy(dtype=np.int64), masks, paths, test["defect"].astype(str).tolist(),
+                            recorded_severity(paths))
 
     def validate(self, predictions: Predictions, truth: AnomalyTruth) -> None:
         """Finite ``scores`` (n_images,) and ``maps`` (n_images, h, w)."""
@@ -248,6 +265,22 @@ class AnomalyTrack(Track):
             "image_ap": r.weighted_average_precision(score, label, weights),
             "image_f1_max": r.weighted_f1_max(score, label, weights),
         }
+
+    def diagnostics(self, predictions: Predictions, truth: AnomalyTruth) -> dict[str, np.ndarray]:
+        """One record per defective test image (type, severity, area, outscored good share, detected).
+
+        See :func:`harness.tracks.anomaly.breakdown.per_image`; :meth:`leaderboard_figures` turns them into the
+        per-defect and detection tables.
+        """
+        from harness.tracks.anomaly.breakdown import per_image
+
+        return per_image(predictions["scores"], truth.labels, truth.defects, truth.severity, truth.masks)
+
+    def leaderboard_figures(self, rows: Any, out_dir: Path, diagnostics: Any = None) -> list[Path]:
+        """Per-defect AUROC and detection-against-severity/area tables (CSV + Markdown) and their figures."""
+        from harness.tracks.anomaly.breakdown import breakdown_tables
+
+        return breakdown_tables(rows, out_dir, diagnostics or {})
 
     def save_figure(self, predictions: Predictions, truth: AnomalyTruth, path: Path, *, title: str) -> None:
         """Write a PNG panel: a few test images, their masks and the method's anomaly maps."""
