@@ -360,6 +360,13 @@ class Track(ABC):
         """Return the subsets present in the dataset folder (default: the card's list)."""
         return list(card.subsets)
 
+    def grid_subsets(self, root: Path, card: Any, budget: Budget) -> list[str]:
+        """The subsets a grid under ``budget`` may run (default: :meth:`subsets`).
+
+        A track whose budget can pool subsets into one job (the anomaly track's unified protocol) overrides it.
+        """
+        return self.subsets(root, card)
+
     @abstractmethod
     def load_train(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> Any:
         """Load the training data of one subset (runs in the job's process)."""

@@ -99,7 +99,7 @@ def plan_run(
         msg = f"dataset {card.name!r} belongs to track {card.track!r}, not {track.name!r}."
         raise ParbenchError(msg)
     root = resolve_dataset(card, data_root)
-    available = track.subsets(root, card)
+    available = track.grid_subsets(root, card, the_budget)
     chosen = list(subsets) if subsets else list(track.budget_subsets.get(budget, available))
     for subset in chosen:
         if subset not in available:

@@ -16,6 +16,9 @@ sees them.
   bins, pooled over categories and seeds;
 - ``<dataset>-per_defect.png`` (a heat map of methods x defect types) and ``<dataset>-detection.png``
   (detection rate against severity and area, one line per method).
+
+:func:`unified_tables` writes ``unified.{csv,md}``: the per-category metrics of unified-protocol jobs (one
+model for every category), which their rows only hold as means over categories.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "detection_table",
     "per_defect_table",
     "per_image",
+    "unified_tables",
 ]
 
 #: Largest share of good test images the detection threshold may flag.
@@ -118,7 +122,9 @@ def breakdown_frame(rows: pd.DataFrame, diagnostics: Mapping[str, Mapping[str, n
         part = pd.DataFrame({field: np.asarray(stored[PREFIX + field]) for field in _FIELDS})
         part.insert(0, "seed", int(job.seed))
         part.insert(0, "method", job.method)
-        part.insert(0, "subset", job.subset)
+        # a unified-protocol job pools categories: each record names its own
+        category = stored.get(PREFIX + "category")
+        part.insert(0, "subset", job.subset if category is None else np.asarray(category).astype(str))
         part.insert(0, "dataset", job.dataset)
         parts.append(part)
     if not parts:
@@ -323,3 +329,53 @@ def breakdown_tables(
     md2 = out_dir / "detection.md"
     md2.write_text("\n".join(md_detect))
     return [*written, md1, md2]
+
+
+#: Metrics of the per-category table of unified-protocol jobs.
+UNIFIED_METRICS = ("image_auroc", "pixel_auroc", "aupro")
+
+
+def unified_tables(
+    rows: pd.DataFrame, out_dir: Path, diagnostics: Mapping[str, Mapping[str, np.ndarray]]
+) -> list[Path]:
+    """Per-category metrics of unified-protocol jobs (diagnostics ``category.<name>.<metric>``).
+
+    Mean ± std over seeds, as ``unified.csv`` (long) and ``unified.md`` (methods x categories per metric).
+
+    Returns:
+        The files written; none when no job pooled categories.
+    """
+    jobs = rows[rows["status"] == "ok"].drop_duplicates("job_key")
+    records = []
+    for job in jobs.itertuples():
+        for key, value in diagnostics.get(job.job_key, {}).items():
+            if key.startswith("category."):
+                category, _, metric = key[len("category."):].rpartition(".")
+                records.append({"dataset": job.dataset, "method": job.method, "seed": int(job.seed),
+                                "category": category, "metric": metric, "value": float(np.asarray(value).ravel()[0])})
+    if not records:
+        return []
+    frame = pd.DataFrame.from_records(records)
+    table = (frame.groupby(["dataset", "method", "metric", "category"])["value"]
+             .agg(mean="mean", std="std", n_seeds="size").reset_index())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv = out_dir / "unified.csv"
+    table.to_csv(csv, index=False, float_format="%.6g")
+    lines = ["# Unified protocol: one model for every category, metrics per category", "",
+             "Each job trains one model on the good images of every category and is scored per category; the "
+             "leaderboard's rows hold the mean over categories. Cells: mean ± std over seeds.", ""]
+    for dataset in sorted(table["dataset"].unique()):
+        for metric in UNIFIED_METRICS:
+            part = table[(table["dataset"] == dataset) & (table["metric"] == metric)]
+            if part.empty:
+                continue
+            cell = [f"{m:.3f} ± {s:.3f}" if np.isfinite(s) else f"{m:.3f}" for m, s in zip(part["mean"], part["std"],
+                                                                                       strict=True)]
+            wide = part.assign(cell=cell).pivot(index="method", columns="category", values="cell")
+            mean = part.groupby("method")["mean"].mean().sort_values(ascending=False)
+            wide = wide.reindex(mean.index)
+            wide.insert(0, "mean", [f"{v:.3f}" for v in mean])
+            lines += [f"## {dataset}: {metric}", "", wide.reset_index().to_markdown(index=False), ""]
+    md = out_dir / "unified.md"
+    md.write_text("\n".join(lines))
+    return [csv, md]

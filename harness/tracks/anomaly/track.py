@@ -21,6 +21,7 @@ Data contract:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ from harness.errors import ParbenchError
 from harness.options import option
 from harness.registry import load_target
 
-__all__ = ["AnomalyBudget", "AnomalyImages", "AnomalyTrack", "AnomalyTruth", "upsample_maps"]
+__all__ = ["UNIFIED", "AnomalyBudget", "AnomalyImages", "AnomalyTrack", "AnomalyTruth", "upsample_maps"]
+
+#: The one subset of the unified protocol: every category of the dataset, pooled into one job.
+UNIFIED = "all"
 
 
 
@@ -52,6 +56,13 @@ class AnomalyBudget(Budget):
     train_max_images: int = option(0, "Training images per category; 0 = all.", ge=0)
     batch_size: int = option(16, "Batch size of training and prediction.", ge=1)
     max_steps: int = option(200, "Optimizer steps a learned method may take.", ge=0)
+    protocol: str = option(
+        "per_category",
+        "per_category: one model per category (the MVTec AD convention); unified: one model trained on the good "
+        "images of every category and scored per category (UniAD's multi-class setting); the grid's only subset "
+        "is then 'all'.",
+        choices=("per_category", "unified"),
+    )
 
 
 @dataclass
@@ -83,6 +94,7 @@ class AnomalyTruth:
         labels: int64 array of shape (n_images,), 1 = anomalous.
         masks: bool array of shape (n_images, H, W).
         paths: Image file of each row.
+        categories: Category of each row (the unified protocol pools several); default: one unnamed category.
         defects: Defect type of each row (its test folder; ``"good"`` for good images); default: ``"good"``
             or ``"defect"`` from the label.
         severity: float64 array of shape (n_images,): the severity the synthetic generator recorded, NaN
@@ -94,12 +106,23 @@ class AnomalyTruth:
     paths: list[str]
     defects: list[str] | None = None
     severity: np.ndarray | None = None
+    categories: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.defects is None:
             self.defects = ["defect" if label else "good" for label in self.labels]
         if self.severity is None:
             self.severity = np.full(len(self.labels), np.nan)
+        if self.categories is None:
+            self.categories = [""] * len(self.labels)
+
+    def groups(self) -> list[tuple[str, np.ndarray]]:
+        """(category, row indices) of each category, in order of first appearance; one group for one category."""
+        names = list(dict.fromkeys(self.categories))
+        if len(names) == 1:
+            return [(names[0], np.arange(len(self.labels)))]
+        codes = np.asarray([names.index(c) for c in self.categories])
+        return [(name, np.flatnonzero(codes == k)) for k, name in enumerate(names)]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -107,7 +130,8 @@ class AnomalyTruth:
     def take(self, order: np.ndarray) -> AnomalyTruth:
         """The truth in ``order`` (int array of shape (n_images,))."""
         return AnomalyTruth(self.labels[order], self.masks[order], [self.paths[i] for i in order],
-                            [self.defects[i] for i in order], self.severity[order])
+                            [self.defects[i] for i in order], self.severity[order],
+                            [self.categories[i] for i in order])
 
 
 def upsample_maps(maps: np.ndarray, shape: tuple[int, int], *, chunk: int = 64) -> np.ndarray:
@@ -158,6 +182,10 @@ class AnomalyTrack(Track):
             "time_limit_s": 300.0, "memory_limit_mb": 6144, "seeds": (0, 1, 2), "image_size": 96,
             "train_max_images": 20, "batch_size": 16, "max_steps": 100, "mask_size": 128,
         },
+        "unified": {
+            "time_limit_s": 1800.0, "memory_limit_mb": 8192, "seeds": (0, 1, 2), "image_size": 96,
+            "train_max_images": 20, "batch_size": 16, "max_steps": 100, "mask_size": 128, "protocol": "unified",
+        },
         "paper": {
             "time_limit_s": 3600.0, "memory_limit_mb": 65536, "seeds": (0, 1, 2), "device": "cuda",
             "image_size": 256, "backbone": "wide_resnet50_2", "layers": ("layer2", "layer3"), "batch_size": 32,
@@ -174,9 +202,20 @@ class AnomalyTrack(Track):
         """Categories present on disk."""
         return list(load_target(card.subsets_lister)(root))
 
-    @staticmethod
-    def _index(root: Path, card: Any, subset: str) -> Any:
-        return load_target(card.loader)(root, subset)
+    def grid_subsets(self, root: Path, card: Any, budget: Budget) -> list[str]:
+        """The categories; under the unified protocol the one pooled subset :data:`UNIFIED`."""
+        return [UNIFIED] if getattr(budget, "protocol", "per_category") == "unified" else self.subsets(root, card)
+
+    def _index(self, root: Path, card: Any, subset: str) -> Any:
+        """Index of one category, or of every category (column ``category`` added) for :data:`UNIFIED`."""
+        import pandas as pd
+
+        names = self.subsets(root, card) if subset == UNIFIED else [subset]
+        if not names:
+            msg = f"{card.name} at {root}: no category found to pool into subset {UNIFIED!r}."
+            raise ParbenchError(msg)
+        loader = load_target(card.loader)
+        return pd.concat([loader(root, name).assign(category=name) for name in names], ignore_index=True)
 
     def _images(self, rows: Any, budget: AnomalyBudget) -> AnomalyImages:
         from harness.data import read_images
@@ -190,15 +229,18 @@ class AnomalyTrack(Track):
         return AnomalyImages(images, xyz)
 
     def load_train(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> AnomalyImages:
-        """Good training images of one category (the first ``train_max_images`` in path order)."""
+        """Good training images of one category: the first ``train_max_images`` in path order.
+
+        :data:`UNIFIED` pools every category's (``train_max_images`` per category).
+        """
         index = self._index(root, card, subset)
         train = index[index["split"] == "train"]
         if budget.train_max_images:
-            train = train.iloc[: budget.train_max_images]
+            train = train.groupby("category", sort=False).head(budget.train_max_images)
         return self._images(train, budget)
 
     def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> AnomalyImages:
-        """Test images of one category, without labels or masks."""
+        """Test images of one category (of every category for :data:`UNIFIED`), without labels or masks."""
         index = self._index(root, card, subset)
         return self._images(index[index["split"] == "test"], budget)
 
@@ -224,7 +266,7 @@ class AnomalyTrack(Track):
 
         paths = test["image_path"].tolist()
         return AnomalyTruth(test["label"].to_numpy(dtype=np.int64), masks, paths, test["defect"].astype(str).tolist(),
-                            recorded_severity(paths))
+                            recorded_severity(paths), test["category"].astype(str).tolist())
 
     def validate(self, predictions: Predictions, truth: AnomalyTruth) -> None:
         """Finite ``scores`` (n_images,) and ``maps`` (n_images, h, w)."""
@@ -232,20 +274,34 @@ class AnomalyTrack(Track):
         predictions.check("scores", shape=(n_images,), kind="f")
         predictions.check("maps", shape=(n_images, -1, -1), kind="f")
 
-    def evaluate(self, predictions: Predictions, truth: AnomalyTruth) -> dict[str, float]:
-        """Every metric from the raw scores and the maps upsampled to mask resolution."""
+    @staticmethod
+    def _metrics(scores: np.ndarray, maps: np.ndarray, labels: np.ndarray, masks: np.ndarray) -> dict[str, float]:
         from harness.metrics import anomaly as m
 
+        return {
+            "image_auroc": m.image_auroc(scores, labels),
+            "pixel_auroc": m.pixel_auroc(maps, masks),
+            "aupro": m.aupro(maps, masks),
+            "image_ap": m.average_precision(scores, labels),
+            "pixel_ap": m.pixel_average_precision(maps, masks),
+            "image_f1_max": m.f1_max(scores, labels),
+        }
+
+    def per_category(self, predictions: Predictions, truth: AnomalyTruth) -> dict[str, dict[str, float]]:
+        """Every metric of each category of the truth (one entry for one category), from the upsampled maps."""
         scores = predictions["scores"].astype(np.float64)
         maps = upsample_maps(predictions["maps"], truth.masks.shape[1:])
-        return {
-            "image_auroc": m.image_auroc(scores, truth.labels),
-            "pixel_auroc": m.pixel_auroc(maps, truth.masks),
-            "aupro": m.aupro(maps, truth.masks),
-            "image_ap": m.average_precision(scores, truth.labels),
-            "pixel_ap": m.pixel_average_precision(maps, truth.masks),
-            "image_f1_max": m.f1_max(scores, truth.labels),
-        }
+        return {name: self._metrics(scores[rows], maps[rows], truth.labels[rows], truth.masks[rows])
+                for name, rows in truth.groups()}
+
+    def evaluate(self, predictions: Predictions, truth: AnomalyTruth) -> dict[str, float]:
+        """Every metric from the raw scores and the maps upsampled to mask resolution.
+
+        Under the unified protocol each metric is computed per category and averaged over categories (the
+        number a per-category table averages); :meth:`diagnostics` keeps the per-category values.
+        """
+        per = self.per_category(predictions, truth)
+        return {name: float(np.mean([values[name] for values in per.values()])) for name in self.metrics}
 
     #: The first table: image and pixel AUROC, AUPRO and image AP (then the costs).
     headline_metrics = ("image_auroc", "pixel_auroc", "aupro", "image_ap")
@@ -253,34 +309,75 @@ class AnomalyTrack(Track):
 
     def item_results(self, predictions: Predictions, truth: AnomalyTruth) -> dict[str, np.ndarray]:
         """Image score and label of every test image (the image metrics are resampled; the pixel ones are not)."""
-        return {"score": predictions["scores"].astype(np.float64), "label": truth.labels.astype(np.int64)}
+        out = {"score": predictions["scores"].astype(np.float64), "label": truth.labels.astype(np.int64)}
+        groups = truth.groups()
+        if len(groups) > 1:
+            category = np.empty(len(truth), dtype=np.int64)
+            for code, (_, rows) in enumerate(groups):
+                category[rows] = code
+            out["category"] = category
+        return out
 
     def resample_metrics(self, items: Any, weights: np.ndarray) -> dict[str, np.ndarray]:
-        """Image AUROC, AP and F1-max of every resample of the test images (stratified by label)."""
+        """Image AUROC, AP and F1-max of every resample of the test images (stratified by label).
+
+        Under the unified protocol (items carry ``category``) each is computed per category and averaged, as
+        :meth:`evaluate` does.
+        """
         from harness.metrics import resample as r
 
         score, label = items["score"], items["label"]
-        return {
-            "image_auroc": r.weighted_auroc(score, label, weights),
-            "image_ap": r.weighted_average_precision(score, label, weights),
-            "image_f1_max": r.weighted_f1_max(score, label, weights),
-        }
+        codes = items["category"] if "category" in items else np.zeros(len(score), dtype=np.int64)
+        parts = []
+        for code in np.unique(codes):
+            rows = codes == code
+            parts.append({
+                "image_auroc": r.weighted_auroc(score[rows], label[rows], weights[:, rows]),
+                "image_ap": r.weighted_average_precision(score[rows], label[rows], weights[:, rows]),
+                "image_f1_max": r.weighted_f1_max(score[rows], label[rows], weights[:, rows]),
+            })
+        if len(parts) == 1:
+            return parts[0]
+        with warnings.catch_warnings():  # a resample without one class in a category: NaN, left out of the mean
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return {name: np.nanmean(np.stack([part[name] for part in parts]), axis=0) for name in parts[0]}
 
     def diagnostics(self, predictions: Predictions, truth: AnomalyTruth) -> dict[str, np.ndarray]:
         """One record per defective test image (type, severity, area, outscored good share, detected).
 
-        See :func:`harness.tracks.anomaly.breakdown.per_image`; :meth:`leaderboard_figures` turns them into the
-        per-defect and detection tables.
+        See :func:`harness.tracks.anomaly.breakdown.per_image` (the detection threshold is set per category);
+        :meth:`leaderboard_figures` turns them into the per-defect and detection tables. Under the unified
+        protocol also ``category.<name>.<metric>`` (shape (1,)) for every category and metric.
         """
-        from harness.tracks.anomaly.breakdown import per_image
+        from harness.tracks.anomaly.breakdown import PREFIX, per_image
 
-        return per_image(predictions["scores"], truth.labels, truth.defects, truth.severity, truth.masks)
+        scores = predictions["scores"]
+        groups = truth.groups()
+        parts = []
+        for name, rows in groups:
+            part = per_image(scores[rows], truth.labels[rows], [truth.defects[i] for i in rows], truth.severity[rows],
+                             truth.masks[rows])
+            if len(groups) > 1:
+                part[PREFIX + "category"] = np.full(len(part[PREFIX + "defect"]), name, dtype=object).astype(str)
+            parts.append(part)
+        out = parts[0] if len(parts) == 1 else {
+            key: np.concatenate([part[key] for part in parts]) for key in parts[0] if key != PREFIX + "fpr"
+        }
+        if len(groups) > 1:
+            out[PREFIX + "fpr"] = np.array([float(np.nanmean([part[PREFIX + "fpr"][0] for part in parts]))])
+            for name, values in self.per_category(predictions, truth).items():
+                out.update({f"category.{name}.{metric}": np.array([value]) for metric, value in values.items()})
+        return out
 
     def leaderboard_figures(self, rows: Any, out_dir: Path, diagnostics: Any = None) -> list[Path]:
-        """Per-defect AUROC and detection-against-severity/area tables (CSV + Markdown) and their figures."""
-        from harness.tracks.anomaly.breakdown import breakdown_tables
+        """Per-defect AUROC and detection-against-severity/area tables (CSV + Markdown) and their figures.
 
-        return breakdown_tables(rows, out_dir, diagnostics or {})
+        For unified-protocol jobs also the per-category table ``unified.{csv,md}``.
+        """
+        from harness.tracks.anomaly.breakdown import breakdown_tables, unified_tables
+
+        diagnostics = diagnostics or {}
+        return breakdown_tables(rows, out_dir, diagnostics) + unified_tables(rows, out_dir, diagnostics)
 
     def save_figure(self, predictions: Predictions, truth: AnomalyTruth, path: Path, *, title: str) -> None:
         """Write a PNG panel: a few test images, their masks and the method's anomaly maps."""
