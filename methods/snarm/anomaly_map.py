@@ -1,6 +1,8 @@
-"""Post-processing of SNARM: patch probabilities -> smoothed anomaly maps -> image scores.
+"""Post-processing of SNARM: head logits -> fused probability maps -> smoothed maps -> image scores.
 
-The public inference code of SNARM (arXiv:2508.01591) smooths each map with a Gaussian of sigma 4
+As the public inference code of SNARM (arXiv:2508.01591, ``SelfNavigatedResidualMambaDecoder.pixel_forward``),
+each head's logits are upsampled bilinearly to the image, passed through the sigmoid, and the heads'
+probabilities averaged (:func:`fuse_heads`). The public code then smooths each map with a Gaussian of sigma 4
 pixels and scores an image by the maximum of the map average-pooled with a 16 x 16 window at
 stride 2. Both sizes are fixed here at 256 px and scaled linearly with the image size, so a
 128 px budget smooths with sigma 2 and pools 8 x 8 windows at stride 1. No statistic of the test
@@ -16,7 +18,7 @@ import math
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-__all__ = ["anomaly_maps", "gaussian_smooth", "pooled_max_score", "scaled_size"]
+__all__ = ["anomaly_maps", "fuse_heads", "gaussian_smooth", "pooled_max_score", "scaled_size"]
 
 #: Image side at which the paper's smoothing sigma and pooling window are defined, in pixels.
 REFERENCE_SIZE_PX = 256
@@ -30,6 +32,29 @@ def scaled_size(value_at_256: float, image_size: int) -> float:
         2.0
     """
     return value_at_256 * image_size / REFERENCE_SIZE_PX
+
+
+def fuse_heads(logits: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Ensemble of the heads: mean over heads of the sigmoid of each head's upsampled logits.
+
+    Upsampling comes before the sigmoid, as in the public code (bilinear; ``align_corners=False`` here,
+    which keeps every patch value at its patch's centre, where the public code uses ``True``).
+
+    Args:
+        logits: float tensor of shape (n_images, n_heads, h, w), per-patch logits of each head.
+        image_size: Side of the images, in pixels.
+
+    Returns:
+        float tensor of shape (n_images, image_size, image_size), values in [0, 1].
+
+    Example:
+        >>> fuse_heads(torch.zeros(2, 3, 4, 4), 8).unique().tolist()
+        [0.5]
+    """
+    size = (image_size, image_size)
+    if tuple(logits.shape[-2:]) != size:
+        logits = F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=False)
+    return torch.sigmoid(logits).mean(dim=1)
 
 
 def _gaussian_kernel1d(sigma: float, truncate: float, device: torch.device) -> torch.Tensor:
@@ -101,10 +126,11 @@ def anomaly_maps(
     pool_at_256: int = 16,
     pool_stride_at_256: int = 2,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Upsample patch maps to the image, smooth them, and pool their maximum into image scores.
+    """Upsample maps to the image (when smaller), smooth them, and pool their maximum into image scores.
 
     Args:
-        patch_maps: float tensor of shape (n_images, h, w), the per-patch anomaly probabilities.
+        patch_maps: float tensor of shape (n_images, h, w), anomaly probabilities per patch or, from
+            :func:`fuse_heads`, per pixel (h = w = ``image_size``: no upsampling).
         image_size: Side of the input images, in pixels; maps are returned at this size.
         sigma_at_256: Gaussian sigma at 256 px (the paper's 4), scaled to ``image_size``.
         pool_at_256: Averaging window at 256 px (16), scaled and rounded, at least 1.
@@ -118,9 +144,9 @@ def anomaly_maps(
         >>> tuple(maps.shape), scores.dtype
         ((2, 64, 64), torch.float64)
     """
-    maps = F.interpolate(
-        patch_maps[:, None].float(), size=(image_size, image_size), mode="bilinear", align_corners=False
-    )[:, 0]
+    maps = patch_maps.float()
+    if tuple(maps.shape[-2:]) != (image_size, image_size):
+        maps = F.interpolate(maps[:, None], size=(image_size, image_size), mode="bilinear", align_corners=False)[:, 0]
     maps = gaussian_smooth(maps, scaled_size(sigma_at_256, image_size))
     kernel = max(1, math.floor(scaled_size(pool_at_256, image_size) + 0.5))
     stride = max(1, math.floor(scaled_size(pool_stride_at_256, image_size) + 0.5))

@@ -4,8 +4,8 @@
 anomalies made from the same images (Perlin masks, pasted textures) get inter-residuals that leave
 their source and texture-donor images out of the bank, and the network learns per-patch labels from
 their masks within the budget's ``max_steps``. ``predict``: features, inter-residuals against the
-whole bank, the network's per-patch probabilities, Gaussian smoothing and pooled-maximum image
-scores, a batch at a time.
+whole bank, the heads' per-patch logits, upsampled to the image and fused (mean of the sigmoids),
+Gaussian smoothing and pooled-maximum image scores, a batch at a time.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from harness.api import Budget, Context, Method, Predictions
 from harness.options import option
-from methods.snarm.anomaly_map import anomaly_maps
+from methods.snarm.anomaly_map import anomaly_maps, fuse_heads
 from methods.snarm.model import HEAD_SPECS, MIXERS, PatchFeatureExtractor, SnarmNet, build_backbone, snarm_loss
 from methods.snarm.residuals import greedy_coreset, knn_mean_residual, residual_tokens
 from methods.snarm.synth_anomalies import synthesize_anomalies
@@ -53,7 +53,7 @@ class Snarm(Method):
         mixer: str = option("mamba", "Sequence mixer of the heads: mamba or mlp (ablation).", choices=MIXERS)
         n_heads: int = option(4, "Heads (scan order and dilation each), averaged.", ge=1, le=len(HEAD_SPECS))
         d_model: int = option(32, "Width of each head.", ge=1)
-        n_layers: int = option(1, "Mixer layers per head.", ge=1)
+        n_layers: int = option(1, "Navigated blocks (norm, 3 x 3 convolution, mixer) per head.", ge=1)
         d_state: int = option(4, "Mamba state size.", ge=1)
         synthetic_per_image: int = option(4, "Synthetic training samples per good image.", ge=1)
         anomaly_probability: float = option(0.7, "Share of synthetic samples with an anomaly.", ge=0, le=1)
@@ -216,7 +216,7 @@ class Snarm(Method):
             tokens, is_reference = self._tokens(features)
             logits = self.net(tokens, is_reference, *features.shape[-2:])
             batch_maps, batch_scores = anomaly_maps(
-                SnarmNet.probability(logits),
+                fuse_heads(logits, inputs.images.shape[1]),
                 inputs.images.shape[1],
                 sigma_at_256=self.config.sigma_at_256,
                 pool_at_256=self.config.pool_at_256,

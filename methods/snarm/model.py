@@ -3,10 +3,13 @@
 Self-Navigated Residual Mamba (Li, Wu, Wu, Li, Liu, Shen, Shen; arXiv:2508.01591) scores each patch
 of a test image from two residuals: against the training bank (inter) and against the image's own
 most normal patches (intra). The concatenated residual magnitudes go to several heads; each head
-projects them, runs a Mamba over the *high-residual* tokens only (the non-reference ones, in the
-head's own scan order and dilation; the others pass through), and predicts per-patch logits with
-a small dilated convolution. The heads' probabilities are averaged (an ensemble). The residual tokens come from
-:mod:`methods.snarm.residuals`.
+projects them and runs navigated blocks as the public code's ``SelfNavigatedMambaBlock``: RMS norm,
+a 3 x 3 convolution over the whole patch grid, then a Mamba over the *high-residual* tokens only (the
+non-reference ones, read in the head's scan order: row- or column-major, forwards or backwards; the
+references keep the convolution's output), added back to the block's input. A small convolution of
+the head's dilation then predicts per-patch logits. The heads' sigmoids, each taken after upsampling
+the head's logits to the image, are averaged (an ensemble; see
+:func:`methods.snarm.anomaly_map.fuse_heads`). The residual tokens come from :mod:`methods.snarm.residuals`.
 
 The Mamba is ``mambapy``'s pure-PyTorch selective scan, so it runs on CPU and CUDA alike. Nothing
 here imports the harness. License: Apache-2.0 (this implementation).
@@ -17,7 +20,7 @@ from __future__ import annotations
 import timm
 import torch
 import torch.nn.functional as F  # noqa: N812
-from mambapy.mamba import Mamba, MambaConfig
+from mambapy.mamba import MambaBlock, MambaConfig, RMSNorm
 from torch import nn
 
 from harness.backbones import is_random, load_backbone_weights
@@ -34,10 +37,11 @@ __all__ = [
     "snarm_loss",
 ]
 
-#: Scan orders a head can read its tokens in.
+#: Scan orders a head can read its tokens in (the public code's four, and a snake).
 SCAN_KINDS = ("row", "col", "row_reversed", "col_reversed", "snake")
-#: (scan order, dilation) of head 0, 1, ...; a config with ``n_heads`` uses the first ``n_heads``.
-HEAD_SPECS = (("row", 1), ("col", 1), ("row_reversed", 2), ("snake", 2), ("col_reversed", 3), ("row", 3))
+#: (scan order, dilation of the prediction convolution) of head 0, 1, ...; a config with ``n_heads`` uses the
+#: first ``n_heads``. The first four read the public code's four scans (row, column, both reversed).
+HEAD_SPECS = (("row", 1), ("col", 1), ("row_reversed", 2), ("col_reversed", 2), ("row", 3), ("col", 3))
 #: Sequence mixers of the heads: the paper's Mamba, or a token-wise MLP (ablation).
 MIXERS = ("mamba", "mlp")
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -111,13 +115,11 @@ class PatchFeatureExtractor(nn.Module):
         return torch.cat(maps, dim=1).float()
 
 
-def scan_order(height: int, width: int, kind: str, *, dilation: int = 1) -> torch.Tensor:
+def scan_order(height: int, width: int, kind: str) -> torch.Tensor:
     """Order in which a head reads the ``height x width`` patch grid.
 
-    ``row``/``col``: row- or column-major; ``*_reversed``: the same backwards; ``snake``: row-major
-    with every second row reversed. With ``dilation = d`` the grid is split into the d x d
-    sub-lattices of positions with equal (row mod d, col mod d), read one after another, so that
-    neighbours in the sequence lie d patches apart.
+    ``row``/``col``: row- or column-major; ``*_reversed``: the same backwards (the public code's four
+    scans); ``snake``: row-major with every second row reversed.
 
     Returns:
         int64 tensor of shape (height * width,): a permutation of the row-major patch indices.
@@ -140,47 +142,68 @@ def scan_order(height: int, width: int, kind: str, *, dilation: int = 1) -> torc
         raise ValueError(msg)
     if kind.endswith("_reversed"):
         seq = seq.flip(0)
-    if dilation > 1:
-        lattice = (seq // width % dilation) * dilation + seq % width % dilation
-        seq = seq[torch.argsort(lattice, stable=True)]
     return seq
 
 
-class _TokenMlp(nn.Module):
-    """Pre-norm residual MLP applied to each token alone (the ablation without sequence mixing)."""
-
-    def __init__(self, d_model: int, n_layers: int) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(
-            nn.Sequential(
-                nn.LayerNorm(d_model), nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
-            )
-            for _ in range(n_layers)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = x + layer(x)
-        return x
-
-
-def _make_mixer(kind: str, d_model: int, n_layers: int, d_state: int) -> nn.Module:
+def _make_mixer(kind: str, d_model: int, d_state: int) -> nn.Module:
+    """The sequence mixer of a block, without norm or residual (the block adds those)."""
     if kind == "mamba":
-        return Mamba(MambaConfig(d_model=d_model, n_layers=n_layers, d_state=d_state, expand_factor=2, d_conv=4))
-    if kind == "mlp":
-        return _TokenMlp(d_model, n_layers)
+        return MambaBlock(MambaConfig(d_model=d_model, n_layers=1, d_state=d_state, expand_factor=2, d_conv=4))
+    if kind == "mlp":  # ablation: each token alone, no sequence mixing
+        return nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model))
     msg = f"mixer must be one of {MIXERS}; got {kind!r}."
     raise ValueError(msg)
 
 
+class _NavigatedBlock(nn.Module):
+    """One navigated block (the public code's ``SelfNavigatedMambaBlock``) on row-major tokens.
+
+    ``z + f(z)``, where ``f`` is: RMS norm per token, a 3 x 3 convolution over the patch grid, then the
+    mixer over the high-residual tokens only, in scan order (the reference tokens keep the convolution's
+    output).
+    """
+
+    def __init__(self, d_model: int, *, mixer: str, d_state: int) -> None:
+        super().__init__()
+        self.norm = RMSNorm(d_model)
+        self.conv = nn.Conv2d(d_model, d_model, 3, padding=1)
+        self.mixer = _make_mixer(mixer, d_model, d_state)
+
+    def local(self, z: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Norm and grid convolution of row-major tokens (B, L, D) -> (B, L, D), the mixer's input."""
+        grid = self.norm(z).transpose(1, 2).reshape(len(z), -1, height, width)
+        return self.conv(grid).flatten(2).transpose(1, 2)
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        high_pos: torch.Tensor | None,
+        order: torch.Tensor,
+        inverse: torch.Tensor,
+        height: int,
+        width: int,
+    ) -> torch.Tensor:
+        """Map row-major tokens (B, L, D) to (B, L, D).
+
+        ``high_pos`` (B, n_high): positions, in scan order, of the high-residual tokens (None: none);
+        ``order``/``inverse``: the head's scan order of the grid and its inverse permutation.
+        """
+        h = self.local(z, height, width)
+        if high_pos is not None:
+            h_seq = h[:, order]
+            index = high_pos[..., None].expand(-1, -1, h.shape[-1])
+            h = h_seq.scatter(1, index, self.mixer(h_seq.gather(1, index)))[:, inverse]
+        return z + h
+
+
 class _Head(nn.Module):
-    """One navigated head: project, mix the high-residual tokens in scan order, predict logits."""
+    """One navigated head: project, navigated blocks in the head's scan order, predict logits."""
 
     def __init__(self, in_dim: int, *, scan: str, dilation: int, mixer: str, d_model: int, n_layers: int, d_state: int):
         super().__init__()
         self.scan, self.dilation = scan, dilation
         self.proj = nn.Linear(in_dim, d_model)
-        self.mixer = _make_mixer(mixer, d_model, n_layers, d_state)
+        self.blocks = nn.ModuleList(_NavigatedBlock(d_model, mixer=mixer, d_state=d_state) for _ in range(n_layers))
         self.out = nn.Sequential(
             nn.Conv2d(d_model, d_model, 3, padding=dilation, dilation=dilation),
             nn.ReLU(),
@@ -192,7 +215,7 @@ class _Head(nn.Module):
         """The head's scan order of the grid and its inverse permutation, cached per grid and device."""
         key = (height, width, device)
         if key not in self._orders:
-            order = scan_order(height, width, self.scan, dilation=self.dilation).to(device)
+            order = scan_order(height, width, self.scan).to(device)
             self._orders[key] = (order, torch.argsort(order))
         return self._orders[key]
 
@@ -200,14 +223,12 @@ class _Head(nn.Module):
         """Map tokens (B, L, in_dim) and a high mask (B, L), equal counts per row, to logits (B, h, w)."""
         z = self.proj(tokens)
         order, inverse = self._order(height, width, z.device)
-        z_seq, high_seq = z[:, order], high[:, order]
+        high_seq = high[:, order]
         n_high = int(high_seq[0].sum())
-        if n_high:
-            # Positions of the high tokens, kept in scan order: a stable sort puts them first.
-            pos = torch.argsort((~high_seq).to(torch.uint8), dim=1, stable=True)[:, :n_high]
-            index = pos[..., None].expand(-1, -1, z.shape[-1])
-            z_seq = z_seq.scatter(1, index, self.mixer(z_seq.gather(1, index)))
-        z = z_seq[:, inverse]
+        # Positions of the high tokens in scan order, kept in that order: a stable sort puts them first.
+        high_pos = torch.argsort((~high_seq).to(torch.uint8), dim=1, stable=True)[:, :n_high] if n_high else None
+        for block in self.blocks:
+            z = block(z, high_pos, order, inverse, height, width)
         fmap = z.transpose(1, 2).reshape(len(z), -1, height, width)
         return self.out(fmap)[:, 0]
 
@@ -220,7 +241,7 @@ class SnarmNet(nn.Module):
         mixer: ``"mamba"`` or ``"mlp"`` (ablation).
         n_heads: Heads, using the first ``n_heads`` entries of :data:`HEAD_SPECS`.
         d_model: Width of each head.
-        n_layers: Mixer layers per head.
+        n_layers: Navigated blocks per head.
         d_state: Mamba state size (4 in the public code).
     """
 
@@ -266,11 +287,6 @@ class SnarmNet(nn.Module):
         """
         tokens = (tokens - self.token_mean) / self.token_std
         return torch.stack([head(tokens, ~is_reference, height, width) for head in self.heads], dim=1)
-
-    @staticmethod
-    def probability(logits: torch.Tensor) -> torch.Tensor:
-        """Per-patch anomaly probability: the mean over heads of the sigmoid, (n_images, h, w)."""
-        return torch.sigmoid(logits).mean(dim=1)
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0) -> torch.Tensor:

@@ -14,7 +14,7 @@ from harness.api import Context
 from harness.registry import METHODS, method_config
 from harness.tracks.anomaly import AnomalyTrack
 from methods.snarm import Snarm
-from methods.snarm.anomaly_map import anomaly_maps, gaussian_smooth, pooled_max_score
+from methods.snarm.anomaly_map import anomaly_maps, fuse_heads, gaussian_smooth, pooled_max_score
 from methods.snarm.model import HEAD_SPECS, SCAN_KINDS, SnarmNet, build_backbone, scan_order, snarm_loss
 from methods.snarm.residuals import (
     greedy_coreset,
@@ -243,6 +243,19 @@ def test_pooled_max_score_matches_slow_loop(kernel, stride):
     _assert_close(pooled_max_score(maps, kernel_size=kernel, stride=stride), _slow_pooled_max(maps, kernel, stride))
 
 
+def test_fuse_heads_takes_the_sigmoid_after_upsampling_each_head():
+    logits = torch.randn(2, 3, 4, 4, generator=_generator()) * 4
+    got = fuse_heads(logits, 16)
+    up = torch.nn.functional.interpolate(logits, size=(16, 16), mode="bilinear", align_corners=False)
+    _assert_close(got, torch.sigmoid(up).mean(dim=1))
+    assert got.shape == (2, 16, 16)
+    # Not the same as upsampling the fused patch probabilities (the order the public code avoids).
+    late = torch.nn.functional.interpolate(torch.sigmoid(logits).mean(dim=1, keepdim=True), size=(16, 16),
+                                           mode="bilinear", align_corners=False)[:, 0]
+    assert not torch.allclose(got, late, atol=1e-4)
+    _assert_close(fuse_heads(logits, 4), torch.sigmoid(logits).mean(dim=1))  # at patch size: no resampling
+
+
 def test_anomaly_maps_scales_smoothing_and_returns_float32_maps_float64_scores():
     patch_maps = torch.zeros(2, 8, 8)
     patch_maps[1, 4, 4] = 1.0
@@ -261,9 +274,8 @@ def test_anomaly_maps_scales_smoothing_and_returns_float32_maps_float64_scores()
 
 
 @pytest.mark.parametrize("kind", SCAN_KINDS)
-@pytest.mark.parametrize("dilation", [1, 2, 3])
-def test_scan_order_is_a_permutation(kind, dilation):
-    order = scan_order(5, 4, kind, dilation=dilation)
+def test_scan_order_is_a_permutation(kind):
+    order = scan_order(5, 4, kind)
     assert sorted(order.tolist()) == list(range(20))
 
 
@@ -272,9 +284,17 @@ def test_scan_orders_on_a_small_grid():
     assert scan_order(2, 3, "col").tolist() == [0, 3, 1, 4, 2, 5]
     assert scan_order(2, 3, "snake").tolist() == [0, 1, 2, 5, 4, 3]
     assert scan_order(2, 3, "row_reversed").tolist() == [5, 4, 3, 2, 1, 0]
-    assert scan_order(4, 4, "row", dilation=2).tolist()[:4] == [0, 2, 8, 10]
+    assert scan_order(2, 3, "col_reversed").tolist() == [5, 2, 4, 1, 3, 0]
     with pytest.raises(ValueError, match="scan kind must be one of"):
         scan_order(2, 2, "spiral")
+
+
+def test_default_heads_read_the_public_codes_four_scans_with_dilation_in_the_prediction_conv_only():
+    net = SnarmNet(6, n_heads=4, d_model=4)
+    assert [head.scan for head in net.heads] == ["row", "col", "row_reversed", "col_reversed"]
+    for head, (_, dilation) in zip(net.heads, HEAD_SPECS, strict=False):
+        assert head.out[0].dilation == (dilation, dilation)
+        assert torch.equal(head._order(3, 4, torch.device("cpu"))[0], scan_order(3, 4, head.scan))
 
 
 class _Recorder(torch.nn.Module):
@@ -287,18 +307,36 @@ class _Recorder(torch.nn.Module):
         return x * 0
 
 
-def test_heads_mix_only_the_high_residual_tokens_in_scan_order():
-    net = SnarmNet(6, mixer="mlp", n_heads=len(HEAD_SPECS), d_model=4)
+@pytest.mark.parametrize("mixer", ["mamba", "mlp"])
+def test_heads_mix_only_the_high_residual_tokens_in_scan_order(mixer):
+    net = SnarmNet(6, mixer=mixer, n_heads=len(HEAD_SPECS), d_model=4)
     tokens = torch.randn(2, 12, 6, generator=_generator())
     is_reference = select_references(torch.rand(2, 12, generator=_generator(1)), 0.75)
-    for head, (kind, dilation) in zip(net.heads, HEAD_SPECS, strict=True):
-        head.mixer = _Recorder()
+    for head, (kind, _) in zip(net.heads, HEAD_SPECS, strict=True):
+        block = head.blocks[0]
+        block.mixer = _Recorder()
         head(tokens, ~is_reference, 3, 4)
-        order = scan_order(3, 4, kind, dilation=dilation)
-        projected = head.proj(tokens)
+        order = scan_order(3, 4, kind)
+        local = block.local(head.proj(tokens), 3, 4)  # norm and 3 x 3 convolution over the grid
         for b in range(2):
-            want = projected[b, [p for p in order.tolist() if not is_reference[b, p]]]
-            _assert_close(head.mixer.seen[b], want)
+            want = local[b, [p for p in order.tolist() if not is_reference[b, p]]]
+            _assert_close(block.mixer.seen[b], want)
+
+
+def test_navigated_block_adds_the_mixed_high_tokens_and_the_convolved_references_to_its_input():
+    net = SnarmNet(6, mixer="mlp", n_heads=1, d_model=4)
+    head, block = net.heads[0], net.heads[0].blocks[0]
+    z = torch.randn(2, 12, 4, generator=_generator())
+    is_reference = select_references(torch.rand(2, 12, generator=_generator(1)), 0.75)
+    order, inverse = head._order(3, 4, z.device)
+    high_pos = torch.argsort(is_reference[:, order].to(torch.uint8), dim=1, stable=True)[:, :3]
+    got = block(z, high_pos, order, inverse, 3, 4)
+    local = block.local(z, 3, 4)
+    want = z + local
+    for b in range(2):
+        high = [p for p in order.tolist() if not is_reference[b, p]]
+        want[b, high] = z[b, high] + block.mixer(local[b, high])
+    _assert_close(got, want)
 
 
 def test_snarm_loss_prefers_logits_that_match_the_target():
