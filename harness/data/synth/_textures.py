@@ -45,7 +45,7 @@ def _lighting(rng: np.random.Generator, size: int, gain_spread: float, gradient:
     return (gain * (1 + rng.uniform(0, gradient) * 2 * ramp))[..., None].astype(np.float32)
 
 
-def _finish(rng: np.random.Generator, rgb: np.ndarray, *, gain_spread: float = 0.07, gradient: float = 0.06):
+def _finish(rng: np.random.Generator, rgb: np.ndarray, *, gain_spread: float = 0.03, gradient: float = 0.04):
     size = rgb.shape[0]
     out = rgb * _lighting(rng, size, gain_spread, gradient)
     out += rng.normal(0, _NOISE_STD, size=out.shape).astype(np.float32)
@@ -78,15 +78,15 @@ def fabric(rng: np.random.Generator, size: int) -> np.ndarray:
     iu, iv = np.floor(u), np.floor(v)
     fu, fv = u - iu, v - iv
     n_threads = int(size / period) + 8
-    warp_tone = rng.normal(1, 0.06, n_threads).astype(np.float32)
-    weft_tone = rng.normal(1, 0.06, n_threads).astype(np.float32)
+    warp_tone = rng.normal(1, 0.14, n_threads).astype(np.float32)
+    weft_tone = rng.normal(1, 0.14, n_threads).astype(np.float32)
     warp_on_top = ((iu + iv) % 2) == 0
     profile_u = np.sqrt(np.sin(math.pi * fu))  # across a warp thread
     profile_v = np.sqrt(np.sin(math.pi * fv))  # across a weft thread
     warp = profile_u * (0.82 + 0.18 * np.sin(math.pi * fv)) * warp_tone[iu.astype(int) % n_threads]
     weft = profile_v * (0.82 + 0.18 * np.sin(math.pi * fu)) * weft_tone[iv.astype(int) % n_threads]
     shade = np.where(warp_on_top, warp, weft)
-    fibres = smooth_noise(rng, size, size, size // 2) * 0.05
+    fibres = smooth_noise(rng, size, size, size // 2) * 0.10
     shade = 0.2 + 0.8 * shade + fibres
     color = np.asarray((72, 98, 150), dtype=np.float32)
     return _finish(rng, shade[..., None] * color * 1.35)

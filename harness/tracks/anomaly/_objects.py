@@ -72,8 +72,8 @@ def nut_scene(rng: np.random.Generator, size: int) -> NutScene:
         size=size,
         pose=pose,
         light_angle=math.radians(-135 + rng.uniform(-25, 25)),
-        gain=rng.uniform(0.9, 1.1),
-        gradient=rng.uniform(0, 0.08),
+        gain=rng.uniform(0.95, 1.05),
+        gradient=rng.uniform(0, 0.05),
         background=_surface(rng, size, (70, 68, 66), 0.03),
         noise=rng.normal(0, _NOISE_STD, (size, size, 3)).astype(np.float32),
     )
@@ -196,17 +196,17 @@ class PcbScene:
 def pcb_scene(rng: np.random.Generator, size: int) -> PcbScene:
     """Draw a random pose (small shift and rotation) and lighting for the board."""
     pose = Pose(
-        cx=size / 2 + rng.uniform(-0.025, 0.025) * size,
-        cy=size / 2 + rng.uniform(-0.025, 0.025) * size,
-        angle=math.radians(rng.uniform(-3, 3)),
-        scale=0.44 * size * rng.uniform(0.97, 1.03),
+        cx=size / 2 + rng.uniform(-0.01, 0.01) * size,
+        cy=size / 2 + rng.uniform(-0.01, 0.01) * size,
+        angle=math.radians(rng.uniform(-1.5, 1.5)),
+        scale=0.44 * size * rng.uniform(0.99, 1.01),
     )
     return PcbScene(
         size=size,
         pose=pose,
         light_angle=rng.uniform(0, 2 * math.pi),
-        gain=rng.uniform(0.88, 1.12),
-        gradient=rng.uniform(0, 0.1),
+        gain=rng.uniform(0.96, 1.04),
+        gradient=rng.uniform(0, 0.04),
         background=_surface(rng, size, (150, 150, 146), 0.025),
         noise=rng.normal(0, _NOISE_STD, (size, size, 3)).astype(np.float32),
     )

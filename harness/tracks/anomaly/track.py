@@ -17,6 +17,20 @@ Data contract:
   (n_images, H, W) at ground-truth resolution, or at ``mask_size`` when the budget sets one.
 - Predictions: ``scores`` float array of shape (n_images,) and ``maps`` float array of shape
   (n_images, h, w); both finite.
+
+Protocols (the budget's ``protocol``):
+
+- ``per_category`` (every preset but ``unified``): one job, one model per category.
+- ``unified`` (preset ``unified``): one model for every category, as in UniAD and SNARM's universal setting.
+  The grid's only subset is :data:`UNIFIED` (``"all"``): its training set pools the first
+  ``train_max_images`` good images of each category, its test set every category's test images (shuffled
+  together; no input names the category). Each metric is computed per category and averaged; the
+  per-category values are kept as diagnostics and written to ``leaderboards/anomaly/unified.{csv,md}``.
+
+Breakdowns: the truth also holds each test image's defect type (its folder) and, for the synthetic data, the
+severity the generator recorded; the job stores one record per defective image
+(:mod:`harness.tracks.anomaly.breakdown`), and ``parbench leaderboard`` writes the AUROC of good against each
+defect type and the detection rate against severity and area (``per_defect.*``, ``detection.*``).
 """
 
 from __future__ import annotations
