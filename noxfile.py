@@ -85,6 +85,13 @@ def perf_reid(session: nox.Session) -> None:
     session.run("python", "benchmarks/reid_eval.py", *session.posargs)
 
 
+@nox.session(name="perf-anomaly-parity", default=False)
+def perf_anomaly_parity(session: nox.Session) -> None:
+    """Compare anomalib's Engine with the harness's adapters (PatchCore, PaDiM, STFPM) on the same images and seed."""
+    _install(session, "anomaly")
+    session.run("python", "benchmarks/anomaly_parity.py", *session.posargs, env={"OMP_NUM_THREADS": "1"})
+
+
 def _bench(track: str, extras: str, n_jobs: int) -> None:
     @nox.session(name=f"bench-{track}", default=False)
     def bench(session: nox.Session) -> None:

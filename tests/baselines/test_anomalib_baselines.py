@@ -28,6 +28,7 @@ from baselines.anomalib_models.padim import Padim
 from baselines.anomalib_models.patchcore import Patchcore
 from baselines.anomalib_models.reverse_distillation import ReverseDistillation
 from baselines.anomalib_models.stfpm import Stfpm
+from baselines.anomalib_models.stfpm.model import teacher_from_random_init
 from baselines.anomalib_models.weights import WeightsError
 from harness.api import Method
 from harness.registry import methods
@@ -161,6 +162,20 @@ def test_padim_n_features_sets_the_channel_subset():
 def test_padim_too_many_features_are_refused():
     with pytest.raises(ValueError, match="n_features"):
         fit_predict(Padim, config={"n_features": 10_000})
+
+
+# STFPM.
+
+
+def test_stfpm_teacher_block_builds_random_init_and_restores_the_extractor():
+    from anomalib.models.image.stfpm import torch_model
+
+    original = torch_model.TimmFeatureExtractor
+    with pytest.raises(RuntimeError, match="inside"), teacher_from_random_init():
+        extractor = torch_model.TimmFeatureExtractor(backbone="resnet18", layers=["layer1"], pre_trained=True)
+        assert isinstance(extractor, original)  # built without a download: pre_trained was turned off
+        raise RuntimeError("inside")
+    assert torch_model.TimmFeatureExtractor is original
 
 
 # Reverse Distillation.

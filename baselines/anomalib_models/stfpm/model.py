@@ -23,11 +23,11 @@ from baselines.anomalib_models.trained import TrainedDetector
 from baselines.anomalib_models.training import frozen_features, train_steps
 from baselines.anomalib_models.weights import load_backbone_weights
 
-__all__ = ["StfpmDetector"]
+__all__ = ["StfpmDetector", "teacher_from_random_init"]
 
 
 @contextmanager
-def _teacher_from_random_init() -> Iterator[None]:
+def teacher_from_random_init() -> Iterator[None]:
     """Build STFPM's teacher with ``pre_trained=False``.
 
     anomalib's :class:`STFPMModel` always asks timm for the pretrained teacher, a download this
@@ -73,7 +73,7 @@ class StfpmDetector(TrainedDetector):
         self.weight_decay = weight_decay
 
     def _build(self, image_size: tuple[int, int]) -> nn.Module:
-        with _teacher_from_random_init():
+        with teacher_from_random_init():
             model = stfpm_torch_model.STFPMModel(layers=list(self.layers), backbone=self.backbone)
         load_backbone_weights(
             model.teacher_model.feature_extractor, self.weights, backbone=self.backbone, seed=self.seed
