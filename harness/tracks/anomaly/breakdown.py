@@ -51,6 +51,8 @@ SEVERITY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 AREA_BINS = (0.0, 0.001, 0.004, 0.016, 0.064, 1.0)
 #: Prefix of the diagnostics :func:`per_image` returns.
 PREFIX = "breakdown."
+#: Each binned quantity: its bin edges and whether its labels are percentages.
+_BINS = {"severity": (SEVERITY_BINS, False), "area": (AREA_BINS, True)}
 _FIELDS = ("defect", "severity", "area", "outrank", "detected")
 
 
@@ -164,6 +166,13 @@ def _bin_labels(edges: Sequence[float], *, percent: bool) -> list[str]:
     return [f"[{text(lo)}, {text(hi)})" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
 
 
+def _present_bins(rows: pd.DataFrame, by: str) -> list[str]:
+    """The bin labels of ``by`` that occur in ``rows``, in the bins' order."""
+    edges, percent = _BINS[by]
+    present = set(rows["bin"])
+    return [label for label in _bin_labels(edges, percent=percent) if label in present]
+
+
 def detection_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Detection rate and AUROC per severity bin and per area bin, pooled over categories and seeds.
 
@@ -174,7 +183,7 @@ def detection_table(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=cols)
     parts = []
-    for by, edges, percent in (("severity", SEVERITY_BINS, False), ("area", AREA_BINS, True)):
+    for by, (edges, percent) in _BINS.items():
         known = frame[np.isfinite(frame[by].to_numpy(dtype=np.float64))]
         if known.empty:
             continue
@@ -232,9 +241,7 @@ def _detection_plot(table: pd.DataFrame, order: Sequence[str], path: Path, *, ti
     cmap = plt.get_cmap("tab10")
     for ax, by in zip(axes[0], panels, strict=True):
         part = table[table["by"] == by]
-        labels = list(dict.fromkeys(part["bin"]))
-        labels = [b for b in (_bin_labels(SEVERITY_BINS, percent=False) if by == "severity"
-                              else _bin_labels(AREA_BINS, percent=True)) if b in labels]
+        labels = _present_bins(part, by)
         for k, method in enumerate(order):
             rows = part[part["method"] == method].set_index("bin").reindex(labels)
             ax.plot(range(len(labels)), rows["detected"].to_numpy(dtype=np.float64), marker="o", ms=3,
@@ -315,7 +322,7 @@ def breakdown_tables(
             rows_by = part[part["by"] == by]
             if rows_by.empty:
                 continue
-            labels = list(dict.fromkeys(rows_by["bin"]))
+            labels = _present_bins(rows_by, by)
             wide = rows_by.pivot(index="method", columns="bin", values="detected").reindex(order)[labels]
             counts = rows_by.groupby("bin")["n_images"].max().reindex(labels)
             wide.columns = [f"{b} (n {int(counts[b])})" for b in labels]

@@ -218,7 +218,7 @@ class AnomalyTrack(Track):
 
     def grid_subsets(self, root: Path, card: Any, budget: Budget) -> list[str]:
         """The categories; under the unified protocol the one pooled subset :data:`UNIFIED`."""
-        return [UNIFIED] if getattr(budget, "protocol", "per_category") == "unified" else self.subsets(root, card)
+        return [UNIFIED] if budget.protocol == "unified" else self.subsets(root, card)
 
     def _index(self, root: Path, card: Any, subset: str) -> Any:
         """Index of one category, or of every category (column ``category`` added) for :data:`UNIFIED`."""
