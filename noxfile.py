@@ -85,6 +85,13 @@ def perf_reid(session: nox.Session) -> None:
     session.run("python", "benchmarks/reid_eval.py", *session.posargs)
 
 
+@nox.session(name="perf-coreset", default=False)
+def perf_coreset(session: nox.Session) -> None:
+    """Benchmark PatchCore's greedy coreset: anomalib's KCenterGreedy against the buffered sampler (same centres)."""
+    _install(session, "anomaly")
+    session.run("python", "benchmarks/patchcore_coreset.py", *session.posargs)
+
+
 @nox.session(name="perf-anomaly-parity", default=False)
 def perf_anomaly_parity(session: nox.Session) -> None:
     """Compare anomalib's Engine with the harness's adapters (PatchCore, PaDiM, STFPM) on the same images and seed."""

@@ -33,7 +33,7 @@ def greedy_coreset(features: torch.Tensor, n_select: int, *, seed: int, projecti
 
     Distances are measured after a random Gaussian projection to ``projection_dim`` dimensions
     (when the features have more); each step adds the point farthest from the chosen ones.
-    Cost: O(n_select x n_features x projection_dim) time, O(n_features) extra memory.
+    Cost: O(n_select x n_features x projection_dim) time, O(n_features x projection_dim) extra memory, allocated once.
 
     Args:
         features: float tensor of shape (n_features, n_channels).
@@ -59,10 +59,15 @@ def greedy_coreset(features: torch.Tensor, n_select: int, *, seed: int, projecti
     chosen = torch.empty(n_select, dtype=torch.long, device=features.device)
     chosen[0] = first
     min_dist = torch.linalg.vector_norm(points - points[first], dim=1)
+    # One buffer for every step's differences and distances: a fresh (n_features, dim) temporary per step
+    # costs its page faults each time (same values either way).
+    difference, distance = torch.empty_like(points), torch.empty_like(min_dist)
     for i in range(1, n_select):
         nxt = torch.argmax(min_dist)
         chosen[i] = nxt
-        min_dist = torch.minimum(min_dist, torch.linalg.vector_norm(points - points[nxt], dim=1))
+        torch.sub(points, points[nxt], out=difference)
+        torch.linalg.vector_norm(difference, dim=1, out=distance)
+        torch.minimum(min_dist, distance, out=min_dist)
     return chosen
 
 

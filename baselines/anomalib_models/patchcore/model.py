@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import warnings
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ from torch import nn
 
 from baselines.anomalib_models.detector import AnomalibDetector
 from baselines.anomalib_models.images import iter_batches
+from baselines.anomalib_models.patchcore.coreset import subsample_memory_bank
 from baselines.anomalib_models.weights import load_backbone_weights
 
 __all__ = ["PatchcoreDetector"]
@@ -62,8 +62,7 @@ class PatchcoreDetector(AnomalibDetector):
         with torch.no_grad():
             for batch in iter_batches(images, self.batch_size, self.device_):
                 model(batch)  # training mode: appends the batch's patch embeddings to the store
-        # anomalib 2.7 warns about its deprecated ``embeddings`` argument even when it is not passed,
-        # and draws a progress bar per selected centre on stderr (the job's log): silence both.
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.filterwarnings("ignore", message="Argument embeddings is deprecated", category=DeprecationWarning)
-            model.subsample_embedding(self.coreset_sampling_ratio)  # greedy coreset, seeded by fit
+        # anomalib's greedy coreset (same centres, see coreset.py) draws a progress bar per selected centre on
+        # stderr (the job's log): silence it.
+        with contextlib.redirect_stderr(io.StringIO()):
+            subsample_memory_bank(model, self.coreset_sampling_ratio)  # greedy coreset, seeded by fit

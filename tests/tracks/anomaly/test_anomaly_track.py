@@ -92,6 +92,19 @@ def test_budgets_are_complete_and_distinct():
     hashes = {track.budget(name).hash() for name in ("smoke", "default", "paper")}
     assert len(hashes) == 3
     assert track.budget("paper").mask_size == 0 and track.budget("paper").device == "cuda"
+    # the default runs the embedded data at the size it is written at
+    assert track.budget("default").image_size == 128
+
+
+def test_cpu_preset_reads_real_data_at_256_px_on_the_cpu(tmp_path):
+    from harness.runner import plan_run
+
+    track = AnomalyTrack()
+    budget = track.budget("cpu-256")
+    assert (budget.image_size, budget.mask_size, budget.device, budget.train_max_images) == (256, 256, "cpu", 40)
+    assert track.budget_datasets["cpu-256"] == "mvtec_ad"
+    with pytest.raises(Exception, match=r"dataset 'mvtec_ad' .* is not in .*mvtec_ad\. Download it from"):
+        plan_run("anomaly", budget="cpu-256", data_root=tmp_path, method_names=["pixel-gaussian"], seeds=[0])
 
 
 def test_figure_panels_show_the_same_images_whatever_the_test_order(synth):
