@@ -32,8 +32,6 @@ License:
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +39,18 @@ import numpy as np
 import pandas as pd
 
 from harness.data import DataLayoutError, DataMissingError
+from harness.tracks.earlyexit._cifar_layout import (
+    CIFAR10,
+    CIFAR100,
+    IMAGE_SIDE,
+    ROW_LENGTH,
+    SOURCE,
+    Layout,
+    write_cifar10,
+    write_cifar100,
+)
 from harness.tracks.earlyexit._index import INDEX_COLUMNS, ImageClassIndex
-from harness.tracks.earlyexit._pickle import Py2Str, read_pickle, write_pickle
+from harness.tracks.earlyexit._pickle import read_pickle
 
 __all__ = [
     "IMAGE_SIDE",
@@ -58,49 +66,18 @@ __all__ = [
 
 #: The one subset: the whole dataset.
 SUBSETS = ("all",)
-#: Side of a CIFAR image in pixels, and the length of one row of ``data`` (3 colour planes of 32x32).
-IMAGE_SIDE = 32
-ROW_LENGTH = 3 * IMAGE_SIDE * IMAGE_SIDE
-SOURCE = "https://www.cs.toronto.edu/~kriz/cifar.html"
 #: Errors a truncated, corrupt or foreign pickle raises while loading.
 _READ_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError)
 
 
-@dataclass(frozen=True)
-class _Layout:
-    title: str
-    folder: str
-    archive: str
-    train_files: tuple[str, ...]
-    test_files: tuple[str, ...]
-    meta_file: str
-    names_key: str
-    labels_key: str
-    data_root_name: str
-
-    @property
-    def placement(self) -> str:
-        return f"<data-root>/{self.data_root_name}/{self.folder}/{self.meta_file}"
-
-
-CIFAR10 = _Layout(
-    "CIFAR-10", "cifar-10-batches-py", "cifar-10-python.tar.gz", tuple(f"data_batch_{i}" for i in range(1, 6)),
-    ("test_batch",), "batches.meta", "label_names", "labels", "cifar10",
-)
-CIFAR100 = _Layout(
-    "CIFAR-100", "cifar-100-python", "cifar-100-python.tar.gz", ("train",), ("test",), "meta", "fine_label_names",
-    "fine_labels", "cifar100",
-)
-
-
-def _dataset_dir(root: Path, layout: _Layout) -> Path | None:
+def _dataset_dir(root: Path, layout: Layout) -> Path | None:
     for folder in (root, root / layout.folder):
         if (folder / layout.meta_file).is_file():
             return folder
     return None
 
 
-def _list(root: str | Path, layout: _Layout) -> list[str]:
+def _list(root: str | Path, layout: Layout) -> list[str]:
     try:
         return list(SUBSETS) if _dataset_dir(Path(root).expanduser(), layout) is not None else []
     except OSError:
@@ -127,7 +104,7 @@ def list_subsets_cifar100(root: str | Path) -> list[str]:
     return _list(root, CIFAR100)
 
 
-def _fetch_hint(layout: _Layout) -> str:
+def _fetch_hint(layout: Layout) -> str:
     return f"Download {layout.archive} from {SOURCE} and extract it so that {layout.placement} exists."
 
 
@@ -135,7 +112,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _read(folder: Path, name: str, layout: _Layout, where: str) -> dict[str, Any]:
+def _read(folder: Path, name: str, layout: Layout, where: str) -> dict[str, Any]:
     """Unpickle one file into a dict with str keys; every failure names the file."""
     path = folder / name
     if not path.is_file():
@@ -157,7 +134,7 @@ def _read(folder: Path, name: str, layout: _Layout, where: str) -> dict[str, Any
     return {key.decode("latin1") if isinstance(key, bytes) else str(key): value for key, value in entry.items()}
 
 
-def _key(entry: dict[str, Any], key: str, name: str, layout: _Layout, where: str) -> Any:
+def _key(entry: dict[str, Any], key: str, name: str, layout: Layout, where: str) -> Any:
     if key not in entry:
         msg = (
             f"{where}: file {name} has no key '{key}' (keys: {', '.join(sorted(entry)) or 'none'}); it is not a "
@@ -167,7 +144,7 @@ def _key(entry: dict[str, Any], key: str, name: str, layout: _Layout, where: str
     return entry[key]
 
 
-def _class_names(folder: Path, layout: _Layout, where: str) -> tuple[str, ...]:
+def _class_names(folder: Path, layout: Layout, where: str) -> tuple[str, ...]:
     names = _key(_read(folder, layout.meta_file, layout, where), layout.names_key, layout.meta_file, layout, where)
     decoded = None
     if isinstance(names, (list, tuple)):
@@ -181,7 +158,7 @@ def _class_names(folder: Path, layout: _Layout, where: str) -> tuple[str, ...]:
     return tuple(decoded)
 
 
-def _batch(folder: Path, name: str, layout: _Layout, n_classes: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _batch(folder: Path, name: str, layout: Layout, n_classes: int, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(pixels uint8 (n, 32, 32, 3), labels int64 (n,)) of one batch file, after checking shape and range."""
     entry = _read(folder, name, layout, where)
     data = _key(entry, "data", name, layout, where)
@@ -218,7 +195,7 @@ def _batch(folder: Path, name: str, layout: _Layout, n_classes: int, where: str)
     return pixels, values.astype(np.int64)
 
 
-def _load(root: str | Path, subset: str, layout: _Layout) -> ImageClassIndex:
+def _load(root: str | Path, subset: str, layout: Layout) -> ImageClassIndex:
     if subset not in SUBSETS:
         msg = f"subset of {layout.title} must be one of {', '.join(SUBSETS)}; got {subset!r}."
         raise DataLayoutError(msg)
@@ -304,121 +281,3 @@ def load_cifar100(root: str | Path, subset: str = "all") -> ImageClassIndex:
         100
     """
     return _load(root, subset, CIFAR100)
-
-
-def _rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE, 3):
-        msg = f"images of a CIFAR writer must be uint8 of shape (n, 32, 32, 3); got {images.dtype} {images.shape}."
-        raise ValueError(msg)
-    if len(labels) != len(images):
-        msg = f"a CIFAR writer needs one label per image; got {len(images)} images and {len(labels)} labels."
-        raise ValueError(msg)
-    return images.transpose(0, 3, 1, 2).reshape(len(images), ROW_LENGTH), [int(v) for v in labels]
-
-
-def _names(names: Iterable[str]) -> list[Py2Str]:
-    return [Py2Str(str(n).encode()) for n in names]
-
-
-def _name_of(names: Sequence[str], label: int) -> str:
-    """Class name of ``label`` for a file name; a label out of range (a broken copy for a test) gets a number."""
-    return str(names[label]) if 0 <= label < len(names) else f"class{label}"
-
-
-def write_cifar10(
-    root: str | Path,
-    train: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
-    *,
-    label_names: Sequence[str],
-    filenames: tuple[Sequence[str], Sequence[str]] | None = None,
-) -> Path:
-    """Write images in the CIFAR-10 layout (``root/cifar-10-batches-py``), as the official pickles are written.
-
-    The training images are split in order into five batches as evenly as possible (``np.array_split``).
-
-    Args:
-        root: Folder to write into; ``cifar-10-batches-py/`` is created inside it.
-        train: (uint8 array of shape (n_train, 32, 32, 3), int array of shape (n_train,)) images and labels.
-        test: The same for the test images.
-        label_names: Name of each class, written to ``batches.meta``.
-        filenames: Optional (train names, test names), one per image; default ``<class>_<row>.png``.
-
-    Returns:
-        The ``cifar-10-batches-py`` folder.
-
-    Example:
-        >>> import tempfile
-        >>> images, labels = np.zeros((10, 32, 32, 3), np.uint8), np.arange(10) % 2
-        >>> folder = write_cifar10(tempfile.mkdtemp(), (images, labels), (images, labels), label_names=["a", "b"])
-        >>> load_cifar10(folder).pixels.shape
-        (20, 32, 32, 3)
-    """
-    folder = Path(root) / CIFAR10.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    (train_rows, train_labels), (test_rows, test_labels) = _rows(*train), _rows(*test)
-    names = filenames or tuple(
-        [f"{_name_of(label_names, v)}_{i:05d}.png" for i, v in enumerate(lab)] for lab in (train_labels, test_labels)
-    )
-    chunks = np.array_split(np.arange(len(train_rows)), len(CIFAR10.train_files))
-    for number, (name, chunk) in enumerate(zip(CIFAR10.train_files, chunks, strict=True), start=1):
-        write_pickle({
-            Py2Str(b"batch_label"): Py2Str(f"training batch {number} of {len(chunks)}".encode()),
-            Py2Str(b"labels"): [train_labels[i] for i in chunk],
-            Py2Str(b"data"): train_rows[chunk],
-            Py2Str(b"filenames"): _names(names[0][i] for i in chunk),
-        }, folder / name)
-    write_pickle({
-        Py2Str(b"batch_label"): Py2Str(b"testing batch 1 of 1"),
-        Py2Str(b"labels"): test_labels,
-        Py2Str(b"data"): test_rows,
-        Py2Str(b"filenames"): _names(names[1]),
-    }, folder / CIFAR10.test_files[0])
-    write_pickle({
-        Py2Str(b"num_cases_per_batch"): len(chunks[0]),
-        Py2Str(b"label_names"): _names(label_names),
-        Py2Str(b"num_vis"): ROW_LENGTH,
-    }, folder / CIFAR10.meta_file)
-    return folder
-
-
-def write_cifar100(
-    root: str | Path,
-    train: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
-    *,
-    fine_label_names: Sequence[str],
-    coarse_of_fine: Sequence[int] | None = None,
-    coarse_label_names: Sequence[str] = ("all",),
-) -> Path:
-    """Write images in the CIFAR-100 layout (``root/cifar-100-python``: ``train``, ``test``, ``meta``).
-
-    Args:
-        root: Folder to write into.
-        train: (uint8 array of shape (n_train, 32, 32, 3), int array of shape (n_train,)) images and fine labels.
-        test: The same for the test images.
-        fine_label_names: Name of each fine class.
-        coarse_of_fine: Coarse label of each fine class; default 0 for every class.
-        coarse_label_names: Name of each coarse class.
-
-    Returns:
-        The ``cifar-100-python`` folder.
-    """
-    folder = Path(root) / CIFAR100.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    coarse = list(coarse_of_fine) if coarse_of_fine is not None else [0] * len(fine_label_names)
-    for name, (images, labels) in zip(("train", "test"), (train, test), strict=True):
-        rows, fine = _rows(images, labels)
-        write_pickle({
-            Py2Str(b"filenames"): _names(f"{_name_of(fine_label_names, v)}_{i:05d}.png" for i, v in enumerate(fine)),
-            Py2Str(b"batch_label"): Py2Str(f"{'training' if name == 'train' else 'testing'} batch 1 of 1".encode()),
-            Py2Str(b"fine_labels"): fine,
-            Py2Str(b"coarse_labels"): [coarse[v] if 0 <= v < len(coarse) else 0 for v in fine],
-            Py2Str(b"data"): rows,
-        }, folder / name)
-    write_pickle({
-        Py2Str(b"fine_label_names"): _names(fine_label_names),
-        Py2Str(b"coarse_label_names"): _names(coarse_label_names),
-    }, folder / CIFAR100.meta_file)
-    return folder
