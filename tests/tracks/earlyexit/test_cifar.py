@@ -219,3 +219,14 @@ def test_cifar100_errors_name_its_files(tmp_path):
     (folder / "train").unlink()
     with pytest.raises(DataMissingError, match=r"file train is missing; the dataset needs train, test, meta"):
         cifar.load_cifar100(tmp_path)
+
+
+def test_reading_a_dataset_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import harness.tracks.earlyexit as ee; from harness.tracks.earlyexit import cifar, image_folder; "
+        "assert 'torch' not in sys.modules, 'torch imported'; ee.ExitNet; assert 'torch' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
