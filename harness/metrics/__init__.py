@@ -11,7 +11,7 @@ Invalid inputs raise :class:`MetricInputError` (a ``ValueError``) that names the
 the offending value and its index; no metric returns NaN or a default value silently.
 """
 
-from harness.metrics import agreement, anomaly, collapse, curves, localization, ranking, retrieval
+from harness.metrics import agreement, anomaly, collapse, curves, early_exit, localization, ranking, retrieval
 from harness.metrics._validation import MetricInputError
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "anomaly",
     "collapse",
     "curves",
+    "early_exit",
     "localization",
     "ranking",
     "retrieval",

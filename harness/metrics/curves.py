@@ -7,6 +7,12 @@ Each area is a trapezoid integral divided by the width of the x-range, so it is 
 height of the curve and lies in the range of the accuracies (e.g. [0, 1]). Curves of two
 methods are only comparable over the same x-range (the same label budgets or speed-ups):
 the functions do not extrapolate. Higher is better for every metric here.
+
+Reading an accuracy / speed-up curve at one point (:func:`accuracy_at_speedup`,
+:func:`speedup_at_accuracy`) uses the piecewise-linear curve through the operating points
+sorted by speed-up, where points with the same speed-up count once, with the best of their
+accuracies (the best operating point at that speed). A point the curve does not reach is an
+error that says so, not a value.
 """
 
 from __future__ import annotations
@@ -17,7 +23,13 @@ import numpy as np
 
 from harness.metrics._validation import MetricInputError, as_array, check_finite, check_ndim, check_same_shape
 
-__all__ = ["area_under_learning_curve", "area_under_speedup_curve", "harmonic_mean"]
+__all__ = [
+    "accuracy_at_speedup",
+    "area_under_learning_curve",
+    "area_under_speedup_curve",
+    "harmonic_mean",
+    "speedup_at_accuracy",
+]
 
 
 def _curve_validate(x: Any, y: Any, names: tuple[str, str], caller: str) -> tuple[np.ndarray, np.ndarray]:
@@ -163,3 +175,106 @@ def harmonic_mean(base: Any, novel: Any, *, validate: bool = True) -> float:
         values.append(float(array.reshape(-1)[0]))
     b, n = values
     return 0.0 if b + n == 0 else 2.0 * b * n / (b + n)
+
+
+def _speedup_curve(speedups: Any, accuracies: Any, caller: str, *, validate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Validated curve with equal speed-ups merged (best accuracy kept): (speed-ups ascending, accuracies)."""
+    if validate:
+        x, y = as_array(speedups, "speedups", caller), as_array(accuracies, "accuracies", caller)
+        check_ndim(x, "speedups", caller, 1, "(n_points,)")
+        check_ndim(y, "accuracies", caller, 1, "(n_points,)")
+        check_same_shape(x, y, ("speedups", "accuracies"), caller)
+        check_finite(x, "speedups", caller)
+        check_finite(y, "accuracies", caller)
+        if (x <= 0).any():
+            i = int(np.flatnonzero(x <= 0)[0])
+            msg = f"Argument `speedups` of {caller} must be > 0; got {x[i]} at index {i}."
+            raise MetricInputError(msg)
+    x = np.asarray(speedups, dtype=np.float64).reshape(-1)
+    y = np.asarray(accuracies, dtype=np.float64).reshape(-1)
+    unique, inverse = np.unique(x, return_inverse=True)
+    best = np.full(unique.size, -np.inf)
+    np.maximum.at(best, inverse, y)
+    return unique, best
+
+
+def accuracy_at_speedup(speedups: Any, accuracies: Any, *, speedup: float, validate: bool = True) -> float:
+    """Accuracy of an early-exit model at a given speed-up, read off its accuracy / speed-up curve.
+
+    The curve joins the operating points sorted by speed-up with straight lines (points with equal speed-ups
+    count once, with their best accuracy), and is read at ``speedup`` by linear interpolation between the two
+    points around it (exactly at a point, its accuracy).
+
+    Args:
+        speedups: float array of shape (n_points,), speed-up of each operating point (> 0).
+        accuracies: float array of shape (n_points,), accuracy at each operating point.
+        speedup: Where to read the curve, e.g. 1.5 or 2.0.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        The interpolated accuracy, a Python float.
+
+    Raises:
+        MetricInputError: On a shape mismatch, a non-finite value or a speed-up <= 0; or when ``speedup`` lies
+            outside the curve's range ``[min(speedups), max(speedups)]``: the curve does not reach it, so the
+            accuracy there is not defined (the message gives the range). Add operating points that exit earlier
+            (or later) to reach it.
+
+    Example:
+        >>> accuracy_at_speedup([1.0, 2.0, 3.0], [0.75, 0.5, 0.25], speedup=1.5)
+        0.625
+    """
+    caller = "accuracy_at_speedup"
+    x, y = _speedup_curve(speedups, accuracies, caller, validate=validate)
+    target = float(speedup)
+    if not x[0] <= target <= x[-1]:
+        msg = (
+            f"Argument `speedup` of {caller} is {target}, outside the curve's speed-up range [{x[0]:g}, {x[-1]:g}]; "
+            "the curve does not reach it, so its accuracy there is not defined. Add operating points that reach "
+            f"{target:g}x (thresholds that exit earlier or later)."
+        )
+        raise MetricInputError(msg)
+    return float(np.interp(target, x, y))
+
+
+def speedup_at_accuracy(speedups: Any, accuracies: Any, *, accuracy: float, validate: bool = True) -> float:
+    """Largest speed-up at which an early-exit model keeps a given accuracy, read off its curve.
+
+    On the piecewise-linear curve of :func:`accuracy_at_speedup`, this is the largest speed-up ``s`` whose
+    accuracy is at least ``accuracy``: the last point at or above it, or, past that point, where the segment
+    towards the next point crosses it (linear interpolation). Equality counts as reaching it. Typical use: the
+    full model's accuracy minus one point (``accuracy=full - 0.01``).
+
+    Args:
+        speedups: float array of shape (n_points,), speed-up of each operating point (> 0).
+        accuracies: float array of shape (n_points,), accuracy at each operating point.
+        accuracy: The accuracy to keep.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        The speed-up, a Python float.
+
+    Raises:
+        MetricInputError: On a shape mismatch, a non-finite value or a speed-up <= 0; or when no operating point
+            reaches ``accuracy`` (then no speed-up keeps it; the message gives the best accuracy).
+
+    Example:
+        >>> speedup_at_accuracy([1.0, 2.0, 3.0], [1.0, 0.5, 0.25], accuracy=0.75)
+        1.5
+    """
+    caller = "speedup_at_accuracy"
+    x, y = _speedup_curve(speedups, accuracies, caller, validate=validate)
+    target = float(accuracy)
+    reached = np.flatnonzero(y >= target)
+    if reached.size == 0:
+        msg = (
+            f"No operating point given to {caller} reaches accuracy {target}; the best is {y.max()}, so no speed-up "
+            "keeps that accuracy. Lower the target or add operating points closer to the full model."
+        )
+        raise MetricInputError(msg)
+    last = int(reached[-1])
+    if last == len(x) - 1:
+        return float(x[-1])
+    # past the last point at or above the target, the next segment falls below it: cross it there
+    t = (y[last] - target) / (y[last] - y[last + 1])
+    return float(x[last] + t * (x[last + 1] - x[last]))

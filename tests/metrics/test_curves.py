@@ -40,6 +40,70 @@ def test_speedup_curve_sorts_by_speedup(case):
     assert_close(curves.area_under_speedup_curve(speedups, accuracies), mean)
 
 
+def _reference_best_points(speedups, accuracies):
+    """Operating points with equal speed-ups merged into their best accuracy, sorted, by a plain loop."""
+    best = {}
+    for s, a in zip(speedups, accuracies, strict=True):
+        best[float(s)] = max(best.get(float(s), -np.inf), float(a))
+    keys = sorted(best)
+    return keys, [best[k] for k in keys]
+
+
+def _reference_curve_at(xs, ys, x):
+    """Value of the piecewise-linear curve through (xs, ys) at x, found segment by segment."""
+    for i in range(len(xs)):
+        if xs[i] == x:
+            return ys[i]
+    for i in range(len(xs) - 1):
+        if xs[i] < x < xs[i + 1]:
+            return ys[i] + (x - xs[i]) / (xs[i + 1] - xs[i]) * (ys[i + 1] - ys[i])
+    raise AssertionError("outside the curve")
+
+
+def _reference_speedup_at(xs, ys, target):
+    """Largest x with curve(x) >= target: every vertex and every segment crossing, by a plain loop."""
+    best = None
+    for i in range(len(xs)):
+        if ys[i] >= target:
+            best = xs[i] if best is None else max(best, xs[i])
+    for i in range(len(xs) - 1):
+        if (ys[i] >= target) != (ys[i + 1] >= target):
+            crossing = xs[i] + (target - ys[i]) / (ys[i + 1] - ys[i]) * (xs[i + 1] - xs[i])
+            best = crossing if best is None else max(best, crossing)
+    return best
+
+
+def _tied_curve(rng):
+    n = int(rng.integers(1, 9))
+    speedups = rng.integers(1, 5, n) + rng.integers(0, 3, n) / 4  # few levels: equal speed-ups are common
+    accuracies = rng.integers(0, 5, n) / 4  # few levels: ties with the target are common
+    return speedups, accuracies
+
+
+@pytest.mark.parametrize("case", range(N_CASES))
+def test_accuracy_at_speedup_matches_the_slow_curve(case):
+    rng = np.random.default_rng([case, 62])
+    speedups, accuracies = _tied_curve(rng)
+    xs, ys = _reference_best_points(speedups, accuracies)
+    queries = [*xs, *rng.uniform(xs[0], xs[-1], 4)]
+    for x in queries:
+        got = curves.accuracy_at_speedup(speedups, accuracies, speedup=x)
+        assert_close(got, _reference_curve_at(xs, ys, x), atol=1e-12, what=f"at {x}")
+
+
+@pytest.mark.parametrize("case", range(N_CASES))
+def test_speedup_at_accuracy_matches_the_slow_curve(case):
+    rng = np.random.default_rng([case, 63])
+    speedups, accuracies = _tied_curve(rng)
+    xs, ys = _reference_best_points(speedups, accuracies)
+    for target in [*ys, *rng.uniform(0, max(ys), 3)]:
+        got = curves.speedup_at_accuracy(speedups, accuracies, accuracy=target)
+        assert_close(got, _reference_speedup_at(xs, ys, target), atol=1e-12, what=f"target {target}")
+        grid = [*np.linspace(xs[0], xs[-1], 2001), *xs]
+        reached = [x for x in grid if _reference_curve_at(xs, ys, float(x)) >= target - 1e-12]
+        assert got >= max(reached) - 1e-12  # the grid cannot see past the exact answer
+
+
 def test_constant_accuracy_gives_that_accuracy():
     assert curves.area_under_learning_curve([10, 20, 80], [0.6, 0.6, 0.6]) == pytest.approx(0.6)
     assert curves.area_under_speedup_curve([1.0, 4.0], [0.9, 0.9]) == pytest.approx(0.9)
@@ -65,6 +129,26 @@ def test_harmonic_mean():
         pytest.param(lambda: curves.area_under_speedup_curve([1.0, 0.0], [0.1, 0.2]), r"> 0; got 0.0", id="zero"),
         pytest.param(
             lambda: curves.area_under_speedup_curve([2.0, 2.0], [0.1, 0.2]), r"single value \(2.0\)", id="flat"
+        ),
+        pytest.param(
+            lambda: curves.accuracy_at_speedup([1.0, 1.8], [0.9, 0.7], speedup=2.0),
+            r"`speedup` of accuracy_at_speedup is 2.0, outside the curve's speed-up range \[1, 1.8\]; the curve "
+            r"does not reach it",
+            id="beyond-curve",
+        ),
+        pytest.param(
+            lambda: curves.accuracy_at_speedup([1.2, 1.8], [0.9, 0.7], speedup=1.0),
+            r"outside the curve's speed-up range",
+            id="before-curve",
+        ),
+        pytest.param(
+            lambda: curves.speedup_at_accuracy([1.0, 2.0], [0.8, 0.7], accuracy=0.85),
+            r"No operating point given to speedup_at_accuracy reaches accuracy 0.85; the best is 0.8",
+            id="unreachable-accuracy",
+        ),
+        pytest.param(
+            lambda: curves.speedup_at_accuracy([1.0, -2.0], [0.8, 0.7], accuracy=0.5), r"> 0; got -2.0 at index 1",
+            id="negative-speedup",
         ),
         pytest.param(lambda: curves.harmonic_mean(-0.1, 0.5), r"`base` of harmonic_mean must be >= 0", id="negative"),
         pytest.param(lambda: curves.harmonic_mean([0.1, 0.2], 0.5), r"single number; got shape \(2,\)", id="vector"),

@@ -27,7 +27,7 @@ def test_error_type_refines_value_error_and_parbench_error():
 def test_package_exports_every_module():
     import harness.metrics as metrics
 
-    for name in ("agreement", "anomaly", "collapse", "curves", "localization", "ranking", "retrieval"):
+    for name in ("agreement", "anomaly", "collapse", "curves", "early_exit", "localization", "ranking", "retrieval"):
         assert name in metrics.__all__
         assert hasattr(metrics, name)
 
