@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,10 @@ def preprocess(images: np.ndarray | torch.Tensor, *, image_size: int, device: to
     """
     batch = torch.as_tensor(np.ascontiguousarray(images) if isinstance(images, np.ndarray) else images)
     if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != torch.uint8:
-        msg = f"images of preprocess must be uint8 of shape (n_images, H, W, 3); got {batch.dtype} {tuple(batch.shape)}."
+        msg = (
+            f"images of preprocess must be uint8 of shape (n_images, H, W, 3); got {batch.dtype} "
+            f"{tuple(batch.shape)}."
+        )
         raise ValueError(msg)
     x = batch.to(device).permute(0, 3, 1, 2).float().div_(255.0)
     if x.shape[-2:] != (image_size, image_size):
@@ -134,26 +137,25 @@ def _learning_rate(step: int, n_steps: int, base: float, warmup: int) -> float:
 
 
 def train_steps(
-    parameters: Iterable[torch.nn.Parameter],
+    groups: Sequence[tuple[Iterable[torch.nn.Parameter], float]],
     loss_fn: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor],
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     *,
     n_steps: int,
-    learning_rate: float,
     weight_decay: float = 0.05,
     warmup_share: float = 0.1,
     log: Any = None,
     name: str = "training",
 ) -> list[float]:
-    """Run ``n_steps`` AdamW steps on ``loss_fn``, with linear warm-up and cosine decay of the learning rate.
+    """Run ``n_steps`` AdamW steps on ``loss_fn``, with linear warm-up and cosine decay of the learning rates.
 
     Args:
-        parameters: What the optimiser updates (parameters without a gradient are skipped).
+        groups: (parameters, peak learning rate) of each parameter group, e.g. new exit heads at a higher rate
+            than the backbone they sit on (parameters without a gradient are skipped).
         loss_fn: ``loss_fn(step, x, y)`` -> scalar loss tensor of one batch (``step`` lets a loss alternate, as
             BERxiT's and LGViT's stage 1 do).
         batches: Endless iterable of (inputs, labels), e.g. an :class:`ImageBatches`.
         n_steps: Optimiser steps (>= 0; 0 trains nothing).
-        learning_rate: Peak learning rate.
         weight_decay: AdamW's decoupled weight decay.
         warmup_share: Share of the steps of linear warm-up.
         log: A logger; the mean loss is logged ten times over the run.
@@ -162,16 +164,20 @@ def train_steps(
     Returns:
         The loss of every step (Python floats).
     """
-    params = [p for p in parameters if p.requires_grad]
-    if n_steps <= 0 or not params:
+    param_groups = []
+    for params, rate in groups:
+        kept = [p for p in params if p.requires_grad]
+        if kept:
+            param_groups.append({"params": kept, "peak_lr": float(rate), "lr": float(rate)})
+    if n_steps <= 0 or not param_groups:
         return []
-    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(param_groups, weight_decay=weight_decay)
     warmup = max(1, int(warmup_share * n_steps))
     losses: list[float] = []
     every = max(1, n_steps // 10)
     for step, (x, y) in zip(range(n_steps), batches, strict=False):
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(step, n_steps, learning_rate, warmup)
+            group["lr"] = _learning_rate(step, n_steps, group["peak_lr"], warmup)
         loss = loss_fn(step, x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
