@@ -118,15 +118,21 @@ def build_vit(spec: BackboneSpec, *, seed: int) -> nn.Module:
             if spec.arch not in timm.list_models():
                 msg = f"backbone {spec.arch!r} is not a timm model; give a ViT or DeiT name or 'vit'."
                 raise ValueError(msg)
-            model = timm.create_model(spec.arch, pretrained=False, num_classes=spec.n_classes,
-                                      img_size=spec.image_size)
+            try:
+                model = timm.create_model(spec.arch, pretrained=False, num_classes=spec.n_classes,
+                                          img_size=spec.image_size)
+            except TypeError as exc:  # an architecture without an input size: not a ViT
+                raise ValueError(_not_a_vit(spec.arch, str(exc))) from exc
     if not isinstance(model, VisionTransformer):
-        msg = (
-            f"backbone {spec.arch!r} is a {type(model).__name__}, not a timm VisionTransformer; the early-exit "
-            "track cuts a ViT into blocks. Give a ViT or DeiT name (e.g. deit_small_patch16_224) or 'vit'."
-        )
-        raise ValueError(msg)
+        raise ValueError(_not_a_vit(spec.arch, f"a {type(model).__name__}"))
     return model
+
+
+def _not_a_vit(arch: str, what: str) -> str:
+    return (
+        f"backbone {arch!r} is not a timm VisionTransformer ({what}); the early-exit track cuts a ViT into blocks. "
+        "Give a ViT or DeiT name (e.g. deit_small_patch16_224) or 'vit'."
+    )
 
 
 def load_vit_weights(model: nn.Module, path: str, *, arch: str) -> None:

@@ -27,8 +27,8 @@ BUDGETS: dict[str, dict[str, Any]] = {
     },
     "default": {
         "time_limit_s": 900.0, "memory_limit_mb": 6144, "seeds": (0, 1, 2), "image_size": 32, "patch_size": 4,
-        "embed_dim": 96, "depth": 6, "num_heads": 3, "mlp_ratio": 2.0, "backbone_steps": 1200, "head_steps": 300,
-        "batch_size": 64, "val_per_class": 20, "timing_warmup": 3, "timing_repeats": 10,
+        "embed_dim": 96, "depth": 6, "num_heads": 3, "mlp_ratio": 2.0, "backbone_steps": 1200, "head_steps": 160,
+        "batch_size": 32, "val_per_class": 20, "timing_warmup": 3, "timing_repeats": 15,
     },
     "paper": {
         "time_limit_s": 21600.0, "memory_limit_mb": 65536, "seeds": (0, 1, 2), "device": "cuda",
