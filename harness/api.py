@@ -452,6 +452,10 @@ class Track(ABC):
     #: leaderboard tables: e.g. the points of a curve that :meth:`leaderboard_figures` draws. Each is a key
     #: of :attr:`metrics`.
     figure_metrics: ClassVar[tuple[str, ...]] = ()
+    #: metrics measured in wall-clock time on the machine that ran the job (a measured speed-up, say): stored,
+    #: tabled and ranked like the others, but never written to the regression reference (``parbench check
+    #: --update``), since CI runs on other machines. Each is a key of :attr:`metrics`.
+    hardware_metrics: ClassVar[tuple[str, ...]] = ()
 
     def warm_up(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Prepare what the jobs share, once per run and outside every job's timing (default: nothing).

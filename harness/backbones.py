@@ -85,6 +85,29 @@ def _state_dict_of(obj: object, path: Path) -> Mapping[str, torch.Tensor]:
     return {str(k).removeprefix("module."): v for k, v in obj.items()}
 
 
+def _read_checkpoint(path: Path) -> object:
+    """The content of a ``.safetensors`` file (read from its bytes), or of a ``torch.load(weights_only=True)`` file."""
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load as load_safetensors
+
+            return load_safetensors(path.read_bytes())
+        except Exception as exc:
+            msg = (
+                f"weights file {str(path)!r} cannot be read as safetensors: {exc}. Save it with "
+                "safetensors.torch.save_file(model.state_dict(), path)."
+            )
+            raise WeightsError(msg) from exc
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        msg = (
+            f"weights file {str(path)!r} cannot be read with torch.load(weights_only=True): {exc}. "
+            "Save a plain state dict with torch.save(model.state_dict(), path), or a .safetensors file."
+        )
+        raise WeightsError(msg) from exc
+
+
 def _model_keys(backbone: str) -> set[str]:
     import timm
 
@@ -104,10 +127,11 @@ def load_backbone_weights(
 
     Args:
         feature_net: The network whose parameters and buffers are overwritten (any device).
-        path: A local ``.pt``/``.pth`` file, read with ``torch.load(weights_only=True)``: a state dict of
-            the whole classification model or of its feature part, possibly wrapped in ``{"state_dict": ...}``
-            or ``{"model": ...}`` and with ``module.`` prefixes (DataParallel); None loads the shared random
-            init :func:`random_init_state` of ``(backbone, seed)``, the network every other method gets too.
+        path: A local ``.safetensors`` file, or a ``.pt``/``.pth`` file read with ``torch.load(weights_only=True)``:
+            a state dict of the whole classification model or of its feature part, possibly wrapped in
+            ``{"state_dict": ...}`` or ``{"model": ...}`` and with ``module.`` prefixes (DataParallel); None loads
+            the shared random init :func:`random_init_state` of ``(backbone, seed)``, the network every other
+            method gets too.
         backbone: timm name of the architecture, for the key check and the messages.
         seed: The job's seed (random init only).
 
@@ -135,14 +159,7 @@ def load_backbone_weights(
             f"path of a local {backbone} state dict (e.g. --set weights=/path/{backbone}.pth)."
         )
         raise FileNotFoundError(msg)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        msg = (
-            f"weights file {str(path)!r} cannot be read with torch.load(weights_only=True): {exc}. "
-            "Save a plain state dict with torch.save(model.state_dict(), path)."
-        )
-        raise WeightsError(msg) from exc
+    obj = _read_checkpoint(path)
     state = _state_dict_of(obj, path)
     expected = feature_net.state_dict()
     foreign = sorted(set(state) - _model_keys(backbone))

@@ -8,6 +8,8 @@ same official layout. The engine reads cards only through :func:`load_card`.
 Data location: ``--data-root PATH``, else ``$PARBENCH_DATA``, else ``~/.cache/parbench/data``.
 A real dataset lives in ``<data-root>/<name>`` (or ``--data-root`` may be that folder itself);
 a synthetic one is generated on first use into ``<data-root>/<name>/v<VERSION>-seed<seed>``.
+What a track derives from a dataset and keeps beside it (the early-exit track's trained backbones) goes into
+its :data:`CACHE_FOLDER`, which is not part of the dataset's fingerprint.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = [
+    "CACHE_FOLDER",
     "CARDS_DIR",
     "DATA_ENV",
     "DatasetCard",
@@ -50,6 +53,8 @@ def _cards_dir() -> Path:
 CARDS_DIR = _cards_dir()
 #: Environment variable naming the data root.
 DATA_ENV = "PARBENCH_DATA"
+#: Folder inside a dataset folder where tracks cache what they derive from it; left out of the fingerprint.
+CACHE_FOLDER = ".parbench-cache"
 
 
 @dataclass(frozen=True)
@@ -179,11 +184,15 @@ def _has_subsets(card: DatasetCard, folder: Path) -> bool:
 def dataset_fingerprint(folder: Path) -> str:
     """Hash the relative path and size of every file under ``folder`` (fast, content-blind).
 
+    Files under :data:`CACHE_FOLDER` (what tracks derive from the data and keep beside it) do not count.
+
     Returns:
         16 hex characters; identical folders give identical fingerprints on any machine.
     """
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
+        if rel.split("/", 1)[0] == CACHE_FOLDER:
+            continue
         digest.update(f"{rel}\0{path.stat().st_size}\n".encode())
     return digest.hexdigest()[:16]

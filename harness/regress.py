@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -102,16 +103,19 @@ def write_reference(
     *,
     provenance: dict[str, str],
     default_tolerance: float = DEFAULT_TOLERANCE,
+    exclude: Sequence[str] = (),
 ) -> int:
     """Write the fresh per-subset values (subset averages excluded) as the new reference.
 
     Rows that existed keep their tolerance, and the provenance file keeps its ``tolerances`` note (why they are
-    what they are); every other provenance entry is the new one.
+    what they are); every other provenance entry is the new one. Cost columns and the metrics in ``exclude`` (a
+    track's :attr:`~harness.api.Track.hardware_metrics`) are not written.
 
     Returns:
         The number of rows written.
     """
-    keep = (fresh["status"] == "ok") & (fresh["subset"] != MEAN_SUBSET) & ~fresh["metric"].isin(list(COST_METRICS))
+    left_out = [*COST_METRICS, *exclude]
+    keep = (fresh["status"] == "ok") & (fresh["subset"] != MEAN_SUBSET) & ~fresh["metric"].isin(left_out)
     rows = fresh[keep].copy()
     old = read_reference(path) if path.is_file() else pd.DataFrame(columns=REFERENCE_COLUMNS)
     tolerances = old.set_index(["dataset", "subset", "method", "metric"])["tolerance"].to_dict()

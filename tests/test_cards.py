@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cards import card_names, dataset_fingerprint, load_card, resolve_dataset
+from harness.cards import CACHE_FOLDER, card_names, dataset_fingerprint, load_card, resolve_dataset
 from harness.errors import CardError, DatasetNotFoundError, UnknownNameError
 from harness.registry import load_target, tracks
 
@@ -75,6 +75,9 @@ def test_synthetic_dataset_generated_once_and_fingerprint_stable(tmp_path):
     assert first == again and (again / "easy" / "train.csv").stat().st_mtime_ns == stamp
     other = resolve_dataset(card, tmp_path / "copy")
     assert dataset_fingerprint(first) == dataset_fingerprint(other)
+    (other / CACHE_FOLDER / "track").mkdir(parents=True)
+    (other / CACHE_FOLDER / "track" / "derived.bin").write_text("x")
+    assert dataset_fingerprint(first) == dataset_fingerprint(other)  # what a track caches beside the data
     (other / "easy" / "extra.txt").write_text("x")
     assert dataset_fingerprint(first) != dataset_fingerprint(other)
 

@@ -55,6 +55,13 @@ def test_update_keeps_the_note_on_tolerances(tmp_path):
     assert written["tolerances"] == "acc: 0.02, one of 50 users" and written["commit"] == "def"
 
 
+def test_hardware_metrics_and_costs_stay_out_of_the_reference(tmp_path):
+    path = tmp_path / "t.csv"
+    fresh = _fresh({("s", "a", "acc"): 0.8, ("s", "a", "speedup_bs1"): 1.7, ("s", "a", "fit_s"): 3.0})
+    assert write_reference(fresh, path, provenance={"commit": "abc"}, exclude=("speedup_bs1",)) == 1
+    assert read_reference(path)["metric"].tolist() == ["acc"]
+
+
 def test_missing_reference_says_how_to_create_it(tmp_path):
     with pytest.raises(ResultsError, match="parbench check <track> --update"):
         read_reference(tmp_path / "none.csv")

@@ -44,7 +44,8 @@ def check_track(track_name: str, results: Path, *, data_root: Path | None, updat
             "versions": package_versions(),
         }
         n_rows = write_reference(fresh, reference_path, provenance=provenance,
-                                 default_tolerance=getattr(plan.track, "tolerance", 0.02))
+                                 default_tolerance=getattr(plan.track, "tolerance", 0.02),
+                                 exclude=plan.track.hardware_metrics)
         print(f"{track_name}: wrote {n_rows} reference rows to {reference_path}", file=sys.stderr)
         return 0
     mismatches, n_checked = compare(fresh, reference)

@@ -12,7 +12,8 @@ Reading an accuracy / speed-up curve at one point (:func:`accuracy_at_speedup`,
 :func:`speedup_at_accuracy`) uses the piecewise-linear curve through the operating points
 sorted by speed-up, where points with the same speed-up count once, with the best of their
 accuracies (the best operating point at that speed). A point the curve does not reach is an
-error that says so, not a value.
+error that says so, not a value. :func:`area_under_speedup_range` reads the same curve over a
+fixed speed-up range shared by every method, counting 0 past the curve's fastest point.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "accuracy_at_speedup",
     "area_under_learning_curve",
     "area_under_speedup_curve",
+    "area_under_speedup_range",
     "harmonic_mean",
     "speedup_at_accuracy",
 ]
@@ -139,6 +141,56 @@ def area_under_speedup_curve(speedups: Any, accuracies: Any, *, normalize: bool 
         accuracies = as_array(accuracies, "accuracies", caller).astype(np.float64)
     order = np.argsort(speedups, kind="stable")
     return _curve_compute(speedups[order], accuracies[order], normalize=normalize)
+
+
+def area_under_speedup_range(
+    speedups: Any, accuracies: Any, *, low: float, high: float, validate: bool = True
+) -> float:
+    """Mean accuracy of an early-exit model over a fixed speed-up range, zero where the curve does not reach.
+
+    The curve is that of :func:`accuracy_at_speedup`: the operating points sorted by speed-up, equal speed-ups
+    counted once with their best accuracy, joined by straight lines. Over ``[low, high]`` its area (trapezoid
+    rule, exact for the piecewise-linear curve) is divided by ``high - low``; past the fastest operating point
+    the accuracy is 0 (no operating point is that fast). Every method is thus scored over the same range, which
+    :func:`area_under_speedup_curve` (normalised by each curve's own range) does not do: a curve that stops at
+    1.2x scores its mean over 1x to 1.2x there, and only its share of the common range here.
+
+    Args:
+        speedups: float array of shape (n_points,), speed-up of each operating point (> 0).
+        accuracies: float array of shape (n_points,), accuracy at each operating point.
+        low: Start of the range; the curve must start at or below it (include the full model at 1x).
+        high: End of the range, > ``low``.
+        validate: Check the inputs; pass False only for inputs already checked.
+
+    Returns:
+        The mean accuracy over the range, a Python float (in the unit of the accuracies).
+
+    Raises:
+        MetricInputError: On a shape mismatch, a non-finite value, a speed-up <= 0, ``high <= low``, or a curve
+            whose slowest point is faster than ``low`` (its accuracy at ``low`` is not defined).
+
+    Example:
+        >>> area_under_speedup_range([1.0, 2.0], [0.8, 0.6], low=1.0, high=3.0)
+        0.35
+    """
+    caller = "area_under_speedup_range"
+    x, y = _speedup_curve(speedups, accuracies, caller, validate=validate)
+    low, high = float(low), float(high)
+    if validate:
+        if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+            msg = f"Arguments `low` and `high` of {caller} must be finite with low < high; got {low} and {high}."
+            raise MetricInputError(msg)
+        if x[0] > low:
+            msg = (
+                f"Argument `speedups` of {caller} starts at {x[0]:g}, above the range's start {low:g}; the curve's "
+                "accuracy there is not defined. Add the full model's point (1x) or a slower operating point."
+            )
+            raise MetricInputError(msg)
+    end = min(high, float(x[-1]))
+    inside = (x > low) & (x < end)
+    grid = np.concatenate(([low], x[inside], [end]))
+    area = _curve_compute(grid, np.interp(grid, x, y), normalize=False) if end > low else 0.0
+    return area / (high - low)
 
 
 def harmonic_mean(base: Any, novel: Any, *, validate: bool = True) -> float:

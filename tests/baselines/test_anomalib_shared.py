@@ -73,6 +73,20 @@ def test_full_checkpoint_loads_into_the_feature_network(tmp_path):
         torch.testing.assert_close(value, state[key])
 
 
+def test_safetensors_checkpoint_loads_and_a_broken_one_is_named(tmp_path):
+    from safetensors.torch import save_file
+
+    _, state = resnet18_checkpoint(tmp_path / "r18.pth")
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "r18.safetensors")
+    net = features_only_resnet18()
+    load_backbone_weights(net, tmp_path / "r18.safetensors", backbone="resnet18")
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(WeightsError, match=r"bad\.safetensors' cannot be read as safetensors"):
+        load_backbone_weights(features_only_resnet18(), tmp_path / "bad.safetensors", backbone="resnet18")
+
+
 def test_wrapped_checkpoint_without_counters_loads(tmp_path):
     _, state = resnet18_checkpoint(tmp_path / "r18.pth")
     trimmed = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}

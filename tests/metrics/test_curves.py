@@ -104,6 +104,39 @@ def test_speedup_at_accuracy_matches_the_slow_curve(case):
         assert got >= max(reached) - 1e-12  # the grid cannot see past the exact answer
 
 
+def _reference_range_mean(xs, ys, low, high):
+    """Mean over [low, high] of the curve (0 past its last point), summed exactly segment by segment."""
+    knots = sorted({low, high, *[x for x in xs if low < x < high], *([xs[-1]] if low < xs[-1] < high else [])})
+    area = 0.0
+    for a, b in zip(knots[:-1], knots[1:], strict=True):
+        fa = _reference_curve_at(xs, ys, a) if a <= xs[-1] else 0.0
+        fb = _reference_curve_at(xs, ys, b) if b <= xs[-1] else 0.0
+        if a >= xs[-1]:
+            fa = fb = 0.0
+        area += (b - a) * (fa + fb) / 2
+    return area / (high - low)
+
+
+@pytest.mark.parametrize("case", range(N_CASES))
+def test_area_over_a_fixed_speedup_range_matches_the_slow_curve(case):
+    rng = np.random.default_rng([case, 64])
+    speedups, accuracies = _tied_curve(rng)
+    speedups, accuracies = np.append(speedups, 1.0), np.append(accuracies, rng.integers(0, 5) / 4)
+    xs, ys = _reference_best_points(speedups, accuracies)
+    for high in (1.5, 2.0, 3.0, 6.5):
+        got = curves.area_under_speedup_range(speedups, accuracies, low=1.0, high=high)
+        assert_close(got, _reference_range_mean(xs, ys, 1.0, high), atol=1e-12, what=f"high {high}")
+
+
+def test_a_fixed_range_scores_a_short_curve_by_its_share():
+    assert curves.area_under_speedup_range([1.0, 1.2], [0.9, 0.9], low=1.0, high=3.0) == pytest.approx(0.09)
+    assert curves.area_under_speedup_range([1.0, 4.0], [0.9, 0.9], low=1.0, high=3.0) == pytest.approx(0.9)
+    with pytest.raises(MetricInputError, match=r"starts at 1.5, above the range's start 1"):
+        curves.area_under_speedup_range([1.5, 2.0], [0.9, 0.8], low=1.0, high=3.0)
+    with pytest.raises(MetricInputError, match=r"must be finite with low < high; got 2.0 and 1.0"):
+        curves.area_under_speedup_range([1.0, 2.0], [0.9, 0.8], low=2.0, high=1.0)
+
+
 def test_constant_accuracy_gives_that_accuracy():
     assert curves.area_under_learning_curve([10, 20, 80], [0.6, 0.6, 0.6]) == pytest.approx(0.6)
     assert curves.area_under_speedup_curve([1.0, 4.0], [0.9, 0.9]) == pytest.approx(0.9)

@@ -1,4 +1,11 @@
-"""The ``earlyexit`` track (data and measurement side): early-exit vision transformers, accuracy against speed-up.
+"""The ``earlyexit`` track: early-exit vision transformers, accuracy against measured speed-up.
+
+The track: :mod:`~harness.tracks.earlyexit.track` (:class:`EarlyExitTrack`, its budget, presets in
+:mod:`~.presets`, data contract), :mod:`~.scoring` (metrics from the raw predictions), :mod:`~.figures`.
+The shared backbone: :mod:`~.backbone` (a timm ViT, cut into an :class:`ExitNet`, trained once per seed) and
+:mod:`~.backbone_cache`; :mod:`~.training` (input pipeline and optimiser loop). The methods' base class:
+:mod:`~.method` (:class:`EarlyExitMethod`: methods train exits, the harness predicts and measures them, with
+:mod:`~.measure`); the exit rules and threshold grids: :mod:`~.grids`.
 
 Data: :mod:`~harness.tracks.earlyexit.cifar` (CIFAR-10 and CIFAR-100 in the python pickle layout, loaders and
 writer), :mod:`~harness.tracks.earlyexit.image_folder` (any ``train/<class>``, ``val/<class>`` layout), both into
@@ -29,10 +36,21 @@ from harness.tracks.earlyexit.exit_rules import (
     patience_exit,
     softmax_entropy,
 )
+from harness.tracks.earlyexit.grids import RULES, sweep_exits, threshold_grid
 from harness.tracks.earlyexit.sweep import ExitCosts, sweep_summary, sweep_table
+from harness.tracks.earlyexit.track import (
+    EarlyExitBudget,
+    EarlyExitImages,
+    EarlyExitTrack,
+    EarlyExitTrain,
+    EarlyExitTruth,
+)
 
 #: Names defined in modules that import torch, loaded on first access: name -> module.
 _LAZY = {
+    "BackboneSpec": "backbone",
+    "EarlyExitMethod": "method",
+    "SharedBackbone": "backbone",
     "ExitFlops": "flops",
     "ExitNet": "prefix",
     "ExitSeconds": "timing",
@@ -42,17 +60,27 @@ _LAZY = {
     "forward_full": "prefix",
     "forward_single_exit": "prefix",
     "forward_to_exit": "prefix",
+    "make_exit_net": "backbone",
     "median_seconds": "timing",
 }
 
 __all__ = [
     "INDEX_COLUMNS",
+    "RULES",
     "SPLITS",
+    "BackboneSpec",
+    "EarlyExitBudget",
+    "EarlyExitImages",
+    "EarlyExitMethod",
+    "EarlyExitTrack",
+    "EarlyExitTrain",
+    "EarlyExitTruth",
     "ExitCosts",
     "ExitFlops",
     "ExitNet",
     "ExitSeconds",
     "ImageClassIndex",
+    "SharedBackbone",
     "confidence_exit",
     "count_flops",
     "entropy_exit",
@@ -61,12 +89,15 @@ __all__ = [
     "forward_full",
     "forward_single_exit",
     "forward_to_exit",
+    "make_exit_net",
     "median_seconds",
     "patience_confidence_exit",
     "patience_exit",
     "softmax_entropy",
+    "sweep_exits",
     "sweep_summary",
     "sweep_table",
+    "threshold_grid",
 ]
 
 

@@ -6,8 +6,10 @@ of shape (n_thresholds, n_samples)), beside the logits of every exit (float arra
 row per threshold: accuracy, average exit layer, FLOPs per image and speed-ups (FLOPs and every measured
 timing). :func:`sweep_summary` then reads one accuracy / speed-up curve:
 
-- ``auc_accuracy_speedup``: area under the curve divided by its speed-up range
-  (:func:`harness.metrics.curves.area_under_speedup_curve`), the mean accuracy over the range;
+- ``auc_accuracy_speedup``: the mean accuracy over a speed-up range. The track passes a fixed range shared by
+  every method (``speedup_range=(1.0, high)``, :func:`harness.metrics.curves.area_under_speedup_range`: 0 past
+  the curve's fastest point), so areas of two methods compare; without it, the area is divided by the curve's
+  own range (:func:`harness.metrics.curves.area_under_speedup_curve`), which only compares curves of one range;
 - ``accuracy_at_1p5x`` and ``accuracy_at_2x``: accuracy read off the curve at 1.5x and 2x by linear
   interpolation (:func:`harness.metrics.curves.accuracy_at_speedup`);
 - ``speedup_at_full_minus_1pt``: the largest speed-up that keeps the full model's accuracy minus 0.01
@@ -115,7 +117,14 @@ def sweep_table(
     return pd.DataFrame(rows)
 
 
-def sweep_summary(speedups: Any, accuracies: Any, *, full_accuracy: float) -> dict[str, float]:
+def sweep_summary(
+    speedups: Any,
+    accuracies: Any,
+    *,
+    full_accuracy: float,
+    speedup_range: tuple[float, float] | None = None,
+    validate: bool = True,
+) -> dict[str, float]:
     """Summarise one accuracy / speed-up curve of a sweep (see the module docstring for each number).
 
     Args:
@@ -123,8 +132,12 @@ def sweep_summary(speedups: Any, accuracies: Any, *, full_accuracy: float) -> di
             ``speedup_bs1`` column of :func:`sweep_table`.
         accuracies: float array of shape (n_thresholds,), accuracy of each operating point.
         full_accuracy: Accuracy of the full model (the last exit for every sample); the point
-            ``(1.0, full_accuracy)`` joins the curve. Where every point sits at one speed-up the area has no
-            width; ``auc_accuracy_speedup`` is then the best accuracy there (the height of that one point).
+            ``(1.0, full_accuracy)`` joins the curve. Without ``speedup_range``, where every point sits at one
+            speed-up the area has no width; ``auc_accuracy_speedup`` is then the best accuracy there (the height
+            of that one point).
+        speedup_range: ``(low, high)`` with ``low <= 1``: the area is the mean accuracy over this range, 0 past the
+            fastest point; ``None``: over the curve's own range.
+        validate: Check the inputs; pass False only for inputs already checked (the bootstrap's resamples).
 
     Returns:
         ``auc_accuracy_speedup``, ``accuracy_at_1p5x``, ``accuracy_at_2x``, ``speedup_at_full_minus_1pt`` and
@@ -137,16 +150,31 @@ def sweep_summary(speedups: Any, accuracies: Any, *, full_accuracy: float) -> di
         >>> summary = sweep_summary([1.25, 2.0, 3.0], [0.875, 0.75, 0.5], full_accuracy=0.875)
         >>> summary["accuracy_at_2x"], round(summary["speedup_at_full_minus_1pt"], 6)
         (0.75, 1.31)
+        >>> sweep_summary([2.0], [0.5], full_accuracy=0.7, speedup_range=(1.0, 3.0))["auc_accuracy_speedup"]
+        0.3
     """
-    x = np.append(as_array(speedups, "speedups", "sweep_summary").astype(np.float64), 1.0)
-    y = np.append(as_array(accuracies, "accuracies", "sweep_summary").astype(np.float64), float(full_accuracy))
-    summary = {"auc_accuracy_speedup": curves.area_under_speedup_curve(x, y) if np.ptp(x) > 0 else float(y.max())}
+    if validate:
+        x = as_array(speedups, "speedups", "sweep_summary").astype(np.float64)
+        y = as_array(accuracies, "accuracies", "sweep_summary").astype(np.float64)
+    else:
+        x, y = np.asarray(speedups, dtype=np.float64), np.asarray(accuracies, dtype=np.float64)
+    x, y = np.append(x, 1.0), np.append(y, float(full_accuracy))
+    if speedup_range is not None:
+        low, high = speedup_range
+        auc = curves.area_under_speedup_range(x, y, low=low, high=high, validate=validate)
+    elif np.ptp(x) > 0:
+        auc = curves.area_under_speedup_curve(x, y, validate=validate)
+    else:
+        auc = float(y.max())
+    summary = {"auc_accuracy_speedup": auc}
     reach = float(x.max())
     for point, suffix in SPEEDUP_POINTS:
         inside = x.min() <= point <= reach
-        summary[f"accuracy_at_{suffix}"] = curves.accuracy_at_speedup(x, y, speedup=point) if inside else 0.0
+        summary[f"accuracy_at_{suffix}"] = (
+            curves.accuracy_at_speedup(x, y, speedup=point, validate=validate) if inside else 0.0
+        )
     summary["speedup_at_full_minus_1pt"] = curves.speedup_at_accuracy(
-        x, y, accuracy=float(full_accuracy) - FULL_MODEL_MARGIN
+        x, y, accuracy=float(full_accuracy) - FULL_MODEL_MARGIN, validate=validate
     )
     summary["max_speedup"] = reach
     return summary

@@ -10,7 +10,8 @@ measurement and restored afterwards; on CUDA every call is followed by ``torch.c
 What is measured (:func:`exit_seconds`): the per-image seconds of each prefix of
 :mod:`harness.tracks.earlyexit.prefix` on a batch of ``batch_size`` images (time of the batch divided by
 ``batch_size``), under ``torch.inference_mode``: ``to_exit[k]`` (stem, stages up to exit ``k``, every head on
-the way), ``single_exit[k]`` (head ``k`` only) and ``full`` (the whole backbone and its classifier).
+the way), ``single_exit[k]`` (head ``k`` only) and ``full`` (the whole backbone and its classifier). A caller
+that needs one kind of prefix only (``paths``) saves the time of the other; its array is then NaN.
 
 How a speed-up follows from it: the measured time of a policy is the sum over test samples of
 ``to_exit[exit of the sample]`` (the time of running the layers up to its exit, including the heads evaluated
@@ -37,7 +38,10 @@ import torch
 
 from harness.tracks.earlyexit.prefix import ExitNet, forward_full, forward_single_exit, forward_to_exit
 
-__all__ = ["ExitSeconds", "exit_seconds", "median_seconds"]
+__all__ = ["PATHS", "ExitSeconds", "exit_seconds", "median_seconds"]
+
+#: The prefixes :func:`exit_seconds` can time besides the full model.
+PATHS = ("to_exit", "single_exit")
 
 
 def _check_counts(**counts: int) -> None:
@@ -105,8 +109,10 @@ class ExitSeconds:
     """Measured seconds per image of every prefix at one batch size.
 
     Attributes:
-        to_exit: float64 array of shape (n_exits,), stem, stages up to exit ``k`` and every head ``0..k``.
-        single_exit: float64 array of shape (n_exits,), stem, stages up to exit ``k`` and head ``k`` only.
+        to_exit: float64 array of shape (n_exits,), stem, stages up to exit ``k`` and every head ``0..k`` (NaN
+            when not measured).
+        single_exit: float64 array of shape (n_exits,), stem, stages up to exit ``k`` and head ``k`` only (NaN
+            when not measured).
         full: The full backbone and its classifier, no intermediate head.
         batch_size: Images per timed call.
         n_threads: Intra-op threads during the measurement.
@@ -138,6 +144,7 @@ def exit_seconds(
     n_warmup: int = 3,
     n_repeats: int = 15,
     n_threads: int = 1,
+    paths: tuple[str, ...] = PATHS,
 ) -> ExitSeconds:
     """Measure the seconds per image of every prefix of ``net`` at ``batch_size``.
 
@@ -149,13 +156,15 @@ def exit_seconds(
         n_warmup: Untimed calls of each prefix first.
         n_repeats: Timed rounds; the median is kept.
         n_threads: Intra-op threads (``torch.set_num_threads``) during the measurement.
+        paths: The prefixes to time besides ``full``: ``"to_exit"``, ``"single_exit"`` or both; the array of a
+            prefix left out is NaN.
 
     Returns:
         The per-image seconds (median batch time over ``batch_size``).
 
     Raises:
-        ValueError: A module is in training mode (dropout would make the timing and the outputs random), or a
-            count is out of range.
+        ValueError: A module is in training mode (dropout would make the timing and the outputs random), a
+            count is out of range, or ``paths`` names no known prefix.
 
     Example:
         >>> from torch import nn
@@ -165,6 +174,10 @@ def exit_seconds(
         (2,)
     """
     _check_counts(batch_size=batch_size)
+    unknown = [p for p in paths if p not in PATHS]
+    if unknown or not paths:
+        msg = f"paths of exit_seconds must be a non-empty subset of {PATHS}; got {tuple(paths)!r}."
+        raise ValueError(msg)
     training = [type(m).__name__ for m in net.modules() if any(sub.training for sub in m.modules())]
     if training:
         msg = (
@@ -184,15 +197,20 @@ def exit_seconds(
 
         return call
 
-    fns = [_run(forward_to_exit, k) for k in k_all] + [_run(forward_single_exit, k) for k in k_all]
+    prefixes = {"to_exit": forward_to_exit, "single_exit": forward_single_exit}
+    chosen = [p for p in PATHS if p in paths]
+    fns = [_run(prefixes[p], k) for p in chosen for k in k_all]
     fns.append(_run(forward_full))
     seconds = median_seconds(
         fns, n_warmup=n_warmup, n_repeats=n_repeats, n_threads=n_threads, synchronize=synchronize
     ) / int(batch_size)
     n_exits = net.n_exits
+    by_path = {p: np.full(n_exits, np.nan) for p in PATHS}
+    for i, p in enumerate(chosen):
+        by_path[p] = seconds[i * n_exits : (i + 1) * n_exits]
     return ExitSeconds(
-        to_exit=seconds[:n_exits],
-        single_exit=seconds[n_exits : 2 * n_exits],
+        to_exit=by_path["to_exit"],
+        single_exit=by_path["single_exit"],
         full=float(seconds[-1]),
         batch_size=int(batch_size),
         n_threads=int(n_threads),

@@ -101,3 +101,12 @@ def test_bad_sweep_input():
         sweep_table(logits, [0, 0, 0], np.full((1, 3), 2), thresholds=[1], exit_depths=[1, 2], flops=costs, seconds={})
     with pytest.raises(MetricInputError, match=r"`speedups` of area_under_speedup_curve must be > 0"):
         sweep_summary([0.0, 2.0], [0.5, 0.4], full_accuracy=0.6)
+
+
+def test_a_fixed_speedup_range_is_shared_by_every_curve():
+    short = sweep_summary([1.2], [0.9], full_accuracy=0.9, speedup_range=(1.0, 3.0))
+    long = sweep_summary([1.2, 2.5], [0.9, 0.6], full_accuracy=0.9, speedup_range=(1.0, 3.0))
+    assert short["auc_accuracy_speedup"] == pytest.approx(0.9 * 0.2 / 2.0)  # 0 past 1.2x
+    assert long["auc_accuracy_speedup"] == pytest.approx((0.9 * 0.2 + (0.9 + 0.6) / 2 * 1.3) / 2.0)
+    fast = sweep_summary([1.2, 2.5], [0.9, 0.6], full_accuracy=0.9, speedup_range=(1.0, 3.0), validate=False)
+    assert fast == long

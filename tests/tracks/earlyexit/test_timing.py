@@ -88,3 +88,10 @@ def test_training_mode_and_bad_counts_are_refused():
         median_seconds([])
     with pytest.raises(ValueError, match=r"images of exit_seconds must hold at least one image"):
         exit_seconds(_net(), torch.zeros(0, 3, 2, 2), batch_size=1)
+
+
+def test_one_kind_of_prefix_can_be_timed_alone():
+    only = exit_seconds(_net(), torch.randn(2, 3, 2, 2), batch_size=2, n_warmup=0, n_repeats=2, paths=("single_exit",))
+    assert np.isnan(only.to_exit).all() and (only.single_exit > 0).all() and only.full > 0
+    with pytest.raises(ValueError, match=r"paths of exit_seconds must be a non-empty subset of \('to_exit', "):
+        exit_seconds(_net(), torch.randn(2, 3, 2, 2), batch_size=2, paths=("all",))

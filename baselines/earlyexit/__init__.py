@@ -1,0 +1,8 @@
+"""Baselines of the earlyexit track: linear exits (ViT-EE / DeeBERT, PABEE, PCEE), a learned exit policy (BERxiT)
+and the static lower envelope (the backbone truncated after each block). See ``README.md``.
+"""
+
+from baselines.earlyexit.linear import LinearExits, Pabee, Pcee, StaticTruncation
+from baselines.earlyexit.policy import LearnedPolicy
+
+__all__ = ["LearnedPolicy", "LinearExits", "Pabee", "Pcee", "StaticTruncation"]
