@@ -15,11 +15,13 @@ Example:
 from __future__ import annotations
 
 from harness.data._images import image_shape, read_images, read_masks
+from harness.data._inputs import LabelFreeImages
 from harness.data.errors import DataLayoutError, DataMissingError
 
 __all__ = [
     "DataLayoutError",
     "DataMissingError",
+    "LabelFreeImages",
     "image_shape",
     "read_images",
     "read_masks",

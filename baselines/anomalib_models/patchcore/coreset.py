@@ -26,22 +26,19 @@ class BufferedKCenterGreedy(KCenterGreedy):
         sampling_ratio: Fraction of the patches to keep, in (0, 1].
     """
 
-    def reset_distances(self) -> None:
-        """Forget the distances and the buffers (the features may have changed)."""
-        super().reset_distances()
-        self._difference: torch.Tensor | None = None
-        self._distances: torch.Tensor | None = None
+    def __init__(self, embedding: torch.Tensor, sampling_ratio: float) -> None:
+        super().__init__(embedding, sampling_ratio)
+        self._difference = torch.empty(0)
+        self._distances = torch.empty(0)
 
     def update_distances(self, cluster_center: int | torch.Tensor | None) -> None:
         """Lower each patch's distance to its nearest centre with the new centre ``cluster_center``."""
         if cluster_center is None:
             return
         center = self.features[cluster_center].squeeze()
-        if getattr(self, "_difference", None) is None:
+        if self._difference.shape != self.features.shape:  # first centre, or new features
             self._difference = torch.empty_like(self.features)
-            self._distances = torch.empty(
-                (self.features.shape[0], 1), dtype=self.features.dtype, device=self.features.device
-            )
+            self._distances = self.features.new_empty((self.features.shape[0], 1))
         torch.sub(self.features, center, out=self._difference)
         torch.linalg.vector_norm(self._difference, ord=2, dim=1, keepdim=True, out=self._distances)
         if self.min_distances is None:
@@ -63,6 +60,6 @@ def subsample_memory_bank(model: torch.nn.Module, sampling_ratio: float) -> None
     if len(model.embedding_store) == 0:
         msg = "PatchCore's embedding store is empty: fit it on at least one training image before subsampling."
         raise ValueError(msg)
-    model.memory_bank = torch.vstack(model.embedding_store)
+    bank = torch.vstack(model.embedding_store)
     model.embedding_store.clear()
-    model.memory_bank = BufferedKCenterGreedy(embedding=model.memory_bank, sampling_ratio=sampling_ratio).sample_coreset()
+    model.memory_bank = BufferedKCenterGreedy(embedding=bank, sampling_ratio=sampling_ratio).sample_coreset()

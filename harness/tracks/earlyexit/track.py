@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from harness.api import Budget, Predictions, Track
+from harness.data import LabelFreeImages
 from harness.errors import BudgetError, ParbenchError
 from harness.options import option
 from harness.registry import load_target
@@ -88,21 +89,12 @@ class EarlyExitBudget(Budget):
 
 
 @dataclass
-class EarlyExitImages:
+class EarlyExitImages(LabelFreeImages):
     """Test images, no labels.
 
     Attributes:
         images: uint8 array of shape (n_images, H, W, 3), RGB.
     """
-
-    images: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def take(self, order: np.ndarray) -> EarlyExitImages:
-        """The images in ``order`` (int array of shape (n_images,))."""
-        return EarlyExitImages(self.images[order])
 
 
 @dataclass

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from harness.api import Budget, Predictions, Track
+from harness.data import LabelFreeImages
 from harness.errors import InvalidPredictionError, ParbenchError
 from harness.options import option
 from harness.registry import load_target
@@ -71,21 +72,12 @@ class WsolBudget(Budget):
 
 
 @dataclass
-class WsolImages:
+class WsolImages(LabelFreeImages):
     """Images of one split, no labels.
 
     Attributes:
         images: uint8 array of shape (n_images, S, S, 3), RGB, resized to the budget's ``image_size``.
     """
-
-    images: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def take(self, order: np.ndarray) -> WsolImages:
-        """The images in ``order`` (int array of shape (n_images,))."""
-        return WsolImages(self.images[order])
 
 
 @dataclass
