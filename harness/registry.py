@@ -245,6 +245,14 @@ TRACKS: dict[str, TrackEntry] = {
         extras="anomaly",
         bench_jobs=2,
     ),
+    "earlyexit": TrackEntry(
+        "harness.tracks.earlyexit:EarlyExitTrack",
+        "early-exit vision transformers: LGViT against linear exits (ViT-EE / DeeBERT), PABEE, PCEE, a learned exit "
+        "policy (BERxiT) and static truncation, on accuracy against measured speed-up",
+        "synthetic CIFAR-10-layout shape, colour and texture classes (and scikit-learn's digits)",
+        extras="earlyexit",
+        bench_jobs=2,
+    ),
     "fedrec": TrackEntry(
         "harness.tracks.fedrec:FedRecTrack",
         "federated recommendation: PLGC on FedMF, FedNCF, PFedRec; popularity and centralised MF references",
@@ -301,11 +309,16 @@ METHODS: dict[str, MethodEntry] = {
     "ammdnn-single-task": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"multi_task": False}),
     "bcd-no-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"we_weight": 0.0}),
     "bcd-we": MethodEntry("methods.bcd_we:BcdWe", "wsol"),
+    "berxit": MethodEntry("baselines.earlyexit:LearnedPolicy", "earlyexit", kind="baseline"),
     "buc": MethodEntry("baselines.reid:BottomUp", "reid", kind="baseline"),
     "cam": MethodEntry("baselines.wsol:Cam", "wsol", kind="baseline"),
     "center-box": MethodEntry("baselines.wsol:CenterBox", "wsol", kind="baseline"),
     "central-mf": MethodEntry("baselines.fedrec:CentralMF", "fedrec", kind="baseline"),
     "cluster-contrast": MethodEntry("baselines.reid:ClusterContrast", "reid", kind="baseline"),
+    "ee-confidence": MethodEntry(
+        "baselines.earlyexit:LinearExits", "earlyexit", {"rule": "confidence"}, kind="baseline"
+    ),
+    "ee-entropy": MethodEntry("baselines.earlyexit:LinearExits", "earlyexit", {"rule": "entropy"}, kind="baseline"),
     "fastflow": MethodEntry("baselines.anomalib_models.fastflow:Fastflow", "anomaly", kind="baseline"),
     "fedmf": MethodEntry("baselines.fedrec:FedMF", "fedrec", kind="baseline"),
     "fedmf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf"}),
@@ -320,11 +333,17 @@ METHODS: dict[str, MethodEntry] = {
     "late-fusion-stack": MethodEntry(
         "baselines.teaching:LateFusion", "teaching", {"combine": "stack"}, kind="baseline"
     ),
+    "lgvit": MethodEntry("methods.lgvit:Lgvit", "earlyexit"),
+    "lgvit-global-heads": MethodEntry("methods.lgvit:Lgvit", "earlyexit", {"heads": "global"}),
+    "lgvit-local-heads": MethodEntry("methods.lgvit:Lgvit", "earlyexit", {"heads": "local"}),
+    "lgvit-no-distillation": MethodEntry("methods.lgvit:Lgvit", "earlyexit", {"distillation": False}),
     "mean-predictor": MethodEntry("baselines.teaching:MeanPredictor", "teaching", kind="baseline"),
     "mlp-early": MethodEntry("baselines.teaching:MlpEarlyFusion", "teaching", kind="baseline"),
     "mlp-single-task": MethodEntry("baselines.teaching:MlpSingleTask", "teaching", kind="baseline"),
+    "pabee": MethodEntry("baselines.earlyexit:Pabee", "earlyexit", kind="baseline"),
     "padim": MethodEntry("baselines.anomalib_models.padim:Padim", "anomaly", kind="baseline"),
     "patchcore": MethodEntry("baselines.anomalib_models.patchcore:Patchcore", "anomaly", kind="baseline"),
+    "pcee": MethodEntry("baselines.earlyexit:Pcee", "earlyexit", kind="baseline"),
     "pfedrec": MethodEntry("baselines.fedrec:PFedRec", "fedrec", kind="baseline"),
     "pfedrec-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "pfedrec"}),
     "pixel-gaussian": MethodEntry("baselines.pixel_gaussian:PixelGaussian", "anomaly", kind="baseline"),
@@ -343,6 +362,7 @@ METHODS: dict[str, MethodEntry] = {
     "snarm-mlp": MethodEntry("methods.snarm:Snarm", "anomaly", {"mixer": "mlp"}),
     "snarm-no-intra": MethodEntry("methods.snarm:Snarm", "anomaly", {"use_intra": False}),
     "snarm-one-head": MethodEntry("methods.snarm:Snarm", "anomaly", {"n_heads": 1}),
+    "static-truncation": MethodEntry("baselines.earlyexit:StaticTruncation", "earlyexit", kind="baseline"),
     "stfpm": MethodEntry("baselines.anomalib_models.stfpm:Stfpm", "anomaly", kind="baseline"),
     "supervised": MethodEntry("baselines.reid:Supervised", "reid", kind="reference"),
     "svr": MethodEntry("baselines.teaching:Svr", "teaching", kind="baseline"),

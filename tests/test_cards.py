@@ -10,7 +10,7 @@ from harness.registry import load_target, tracks
 @pytest.mark.parametrize("name", card_names())
 def test_every_card_is_complete_and_its_code_exists(name):
     card = load_card(name)
-    assert card.track in tracks.names() or card.track in {"anomaly", "fedrec", "active", "earlyexit"}
+    assert card.track in tracks.names() or card.track in {"anomaly", "fedrec", "active"}
     assert callable(load_target(card.loader))
     assert callable(load_target(card.subsets_lister))
     if card.generator:

@@ -27,6 +27,7 @@ CASES = {
     "toy": (("labels",), "features"),
     "anomaly": (("labels", "masks"), "images"),
     "active": (("labels",), "features"),
+    "earlyexit": (("labels",), "images"),
     "fedrec": (("test_items",), "candidates"),
     "wsol": (("labels",), "images"),
     "reid": (("query_pids", "gallery_pids"), "query"),
@@ -38,6 +39,7 @@ ORDER_LABELS = {"reid": "query_pids", "teaching": "groups"}
 UNGROUPED_INDEX = {
     "reid": "40 of 200 queries (2 per identity) rarely keep a pair side by side",
     "wsol": "the smoke test images are taken one class at a time, so the labels alternate",
+    "earlyexit": "the smoke test images are taken one class at a time, so the labels alternate",
 }
 
 
