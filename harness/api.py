@@ -321,7 +321,8 @@ class Track(ABC):
     default_dataset: ClassVar[str] = ""
     #: datasets each budget runs on when ``--dataset`` is not given (default: default_dataset).
     budget_datasets: ClassVar[dict[str, str]] = {}
-    #: subsets each budget runs on when ``--subsets`` is not given (default: all of the dataset).
+    #: subsets each budget runs on its own dataset when ``--subsets`` is not given (default, and on any other
+    #: dataset: all of the dataset's).
     budget_subsets: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: True when the train/test split depends on the job's seed (repeated random splits); the
     #: loaders then receive ``seed`` and the runner caches truth per (subset, seed).

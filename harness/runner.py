@@ -94,13 +94,15 @@ def plan_run(
         overrides["weights"] = str(Path(overrides["weights"]).expanduser().resolve())
     the_budget = track.budget(budget, **overrides)
     the_budget.weights_id()  # a missing checkpoint fails here, once, not in every job
-    card = load_card(dataset or track.budget_datasets.get(budget, track.default_dataset))
+    budget_dataset = track.budget_datasets.get(budget, track.default_dataset)
+    card = load_card(dataset or budget_dataset)
     if card.track != track.name:
         msg = f"dataset {card.name!r} belongs to track {card.track!r}, not {track.name!r}."
         raise ParbenchError(msg)
     root = resolve_dataset(card, data_root)
     available = track.grid_subsets(root, card, the_budget)
-    chosen = list(subsets) if subsets else list(track.budget_subsets.get(budget, available))
+    preset = track.budget_subsets.get(budget) if card.name == budget_dataset else None  # they name its subsets
+    chosen = list(subsets) if subsets else list(preset or available)
     for subset in chosen:
         if subset not in available:
             error = closest_names_error("subset", subset, available, where=f"dataset {card.name!r} at {root}")
