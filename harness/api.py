@@ -309,6 +309,8 @@ class Track(ABC):
     :meth:`load_train` and :meth:`load_test_inputs` inside the job's process and
     :meth:`load_truth`, :meth:`validate` and :meth:`evaluate` in its own process only. The
     loaders receive the job's ``seed``; a track whose split depends on it sets :attr:`seeded_split`.
+    What a track derives from a dataset and keeps (a stored split, trained weights) goes into the folder
+    :attr:`cache_root` (:mod:`harness.cache`), never into the dataset folder.
     """
 
     name: ClassVar[str] = ""
@@ -332,6 +334,9 @@ class Track(ABC):
     #: truth in the same order before it scores. The inputs and truth then implement ``__len__`` and
     #: ``take(order)``; a track that sets False says in its docstring why its order carries nothing.
     shuffle_test: ClassVar[bool] = True
+    #: The cache of derived files (:mod:`harness.cache`): the runner sets it from ``--cache`` in its process and
+    #: in every job's; ``None`` means the default (``$PARBENCH_CACHE`` or ``~/.cache/parbench/derived``).
+    cache_root: Path | None = None
 
     @property
     def main_metric(self) -> str:

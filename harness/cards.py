@@ -8,8 +8,10 @@ same official layout. The engine reads cards only through :func:`load_card`.
 Data location: ``--data-root PATH``, else ``$PARBENCH_DATA``, else ``~/.cache/parbench/data``.
 A real dataset lives in ``<data-root>/<name>`` (or ``--data-root`` may be that folder itself);
 a synthetic one is generated on first use into ``<data-root>/<name>/v<VERSION>-seed<seed>``.
-What a track derives from a dataset and keeps beside it (the early-exit track's trained backbones) goes into
-its :data:`CACHE_FOLDER`, which is not part of the dataset's fingerprint.
+What a track derives from a dataset (the earlyexit track's trained backbones) goes into the cache of derived
+files (:mod:`harness.cache`), never into the dataset's folder. Earlier versions kept the backbones in the
+folder's :data:`CACHE_FOLDER`; the fingerprint still leaves that folder out, so a dataset folder that holds one
+keeps its fingerprint.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def _cards_dir() -> Path:
 CARDS_DIR = _cards_dir()
 #: Environment variable naming the data root.
 DATA_ENV = "PARBENCH_DATA"
-#: Folder inside a dataset folder where tracks cache what they derive from it; left out of the fingerprint.
+#: Folder inside a dataset folder where earlier versions cached what a track derived from it (nothing writes it
+#: now: see :mod:`harness.cache`); left out of the fingerprint, so such a folder keeps its fingerprint.
 CACHE_FOLDER = ".parbench-cache"
 
 
@@ -184,7 +187,7 @@ def _has_subsets(card: DatasetCard, folder: Path) -> bool:
 def dataset_fingerprint(folder: Path) -> str:
     """Hash the relative path and size of every file under ``folder`` (fast, content-blind).
 
-    Files under :data:`CACHE_FOLDER` (what tracks derive from the data and keep beside it) do not count.
+    Files under :data:`CACHE_FOLDER` (where earlier versions kept what tracks derived from the data) do not count.
 
     Returns:
         16 hex characters; identical folders give identical fingerprints on any machine.
