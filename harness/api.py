@@ -334,6 +334,10 @@ class Track(ABC):
     #: truth in the same order before it scores. The inputs and truth then implement ``__len__`` and
     #: ``take(order)``; a track that sets False says in its docstring why its order carries nothing.
     shuffle_test: ClassVar[bool] = True
+    #: Version of what the track derives from a dataset and stores (its split protocol); it joins the dataset's
+    #: fingerprint in every job's key (:func:`harness.runner.plan_run`), so rows of another version are never
+    #: resumed nor mixed in a table. "" when the track derives nothing.
+    protocol_version: ClassVar[str] = ""
     #: The cache of derived files (:mod:`harness.cache`): the runner sets it from ``--cache`` in its process and
     #: in every job's; ``None`` means the default (``$PARBENCH_CACHE`` or ``~/.cache/parbench/derived``).
     cache_root: Path | None = None
@@ -365,6 +369,10 @@ class Track(ABC):
     def subsets(self, root: Path, card: Any) -> list[str]:
         """Return the subsets present in the dataset folder (default: the card's list)."""
         return list(card.subsets)
+
+    def protocol(self, card: Any) -> str:
+        """One sentence on how the track splits ``card``'s dataset, for the leaderboard's header ("": nothing)."""
+        return ""
 
     def grid_subsets(self, root: Path, card: Any, budget: Budget) -> list[str]:
         """The subsets a grid under ``budget`` may run (default: :meth:`subsets`).

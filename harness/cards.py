@@ -8,10 +8,10 @@ same official layout. The engine reads cards only through :func:`load_card`.
 Data location: ``--data-root PATH``, else ``$PARBENCH_DATA``, else ``~/.cache/parbench/data``.
 A real dataset lives in ``<data-root>/<name>`` (or ``--data-root`` may be that folder itself);
 a synthetic one is generated on first use into ``<data-root>/<name>/v<VERSION>-seed<seed>``.
-What a track derives from a dataset (the earlyexit track's trained backbones) goes into the cache of derived
-files (:mod:`harness.cache`), never into the dataset's folder. Earlier versions kept the backbones in the
-folder's :data:`CACHE_FOLDER`; the fingerprint still leaves that folder out, so a dataset folder that holds one
-keeps its fingerprint.
+What a track derives from a dataset (the fedrec track's split, the earlyexit track's trained backbones) goes
+into the cache of derived files (:mod:`harness.cache`), never into the dataset's folder. Earlier versions kept the
+backbones in the folder's :data:`CACHE_FOLDER`; the fingerprint still leaves that folder out, so a dataset folder
+that holds one keeps its fingerprint.
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ class DatasetCard:
     generator: str = ""
     generator_params: dict[str, Any] = field(default_factory=dict)
     expected_counts: dict[str, Any] = field(default_factory=dict)
+    #: Interaction data: False when the files record no time of interaction (Lastfm-2K's ``user_artists.dat``);
+    #: the fedrec track then holds out random items instead of the last ones (:mod:`harness.tracks.fedrec.split`).
+    timestamps: bool = True
 
     @property
     def synthetic(self) -> bool:
@@ -87,7 +90,8 @@ class DatasetCard:
         return bool(self.generator)
 
 
-_REQUIRED = [f.name for f in fields(DatasetCard) if f.name not in ("generator", "generator_params", "expected_counts")]
+_OPTIONAL = ("generator", "generator_params", "expected_counts", "timestamps")
+_REQUIRED = [f.name for f in fields(DatasetCard) if f.name not in _OPTIONAL]
 
 
 def card_names() -> list[str]:
@@ -124,6 +128,9 @@ def load_card(name: str, *, cards_dir: Path | None = None) -> DatasetCard:
             raise CardError(msg)
     if raw["name"] != name:
         msg = f"{path}: name {raw['name']!r} must equal the file stem {name!r}."
+        raise CardError(msg)
+    if not isinstance(raw.get("timestamps", True), bool):
+        msg = f"{path}: key 'timestamps' must be true or false; got {raw['timestamps']!r}."
         raise CardError(msg)
     raw["splits"] = tuple(raw["splits"])
     raw["subsets"] = tuple(raw["subsets"])

@@ -87,8 +87,10 @@ def plan_run(
 ) -> Plan:
     """Resolve names, find (or generate) the dataset and expand the grid.
 
-    What the track derives from the data goes into the cache of derived files (``cache``; :mod:`harness.cache`),
-    outside the dataset folder.
+    The plan's fingerprint is the dataset folder's (:func:`~harness.cards.dataset_fingerprint`), joined with the
+    track's :attr:`~harness.api.Track.protocol_version` when it has one: what a track derives from the data lives
+    in the cache of derived files (``cache``; :mod:`harness.cache`), outside the folder, and a new protocol must
+    still give new job keys.
 
     Raises:
         UnknownNameError: A track, budget, dataset, subset or method name is unknown.
@@ -128,6 +130,8 @@ def plan_run(
             method_cls = methods.get(name)
         method_cls.make_config(method_config(name))  # a bad config fails here, once, not in every job
     fingerprint = dataset_fingerprint(root)
+    if track.protocol_version:
+        fingerprint = stable_hash({"dataset": fingerprint, "protocol": f"{track.name}/{track.protocol_version}"})
     budget_dict = the_budget.to_dict()
     jobs = [
         Job(
