@@ -309,6 +309,8 @@ class Track(ABC):
     :meth:`load_train` and :meth:`load_test_inputs` inside the job's process and
     :meth:`load_truth`, :meth:`validate` and :meth:`evaluate` in its own process only. The
     loaders receive the job's ``seed``; a track whose split depends on it sets :attr:`seeded_split`.
+    What a track derives from a dataset and keeps (a stored split, trained weights) goes into the folder
+    :attr:`cache_root` (:mod:`harness.cache`), never into the dataset folder.
     """
 
     name: ClassVar[str] = ""
@@ -321,7 +323,8 @@ class Track(ABC):
     default_dataset: ClassVar[str] = ""
     #: datasets each budget runs on when ``--dataset`` is not given (default: default_dataset).
     budget_datasets: ClassVar[dict[str, str]] = {}
-    #: subsets each budget runs on when ``--subsets`` is not given (default: all of the dataset).
+    #: subsets each budget runs on its own dataset when ``--subsets`` is not given (default, and on any other
+    #: dataset: all of the dataset's).
     budget_subsets: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: True when the train/test split depends on the job's seed (repeated random splits); the
     #: loaders then receive ``seed`` and the runner caches truth per (subset, seed).
@@ -331,6 +334,13 @@ class Track(ABC):
     #: truth in the same order before it scores. The inputs and truth then implement ``__len__`` and
     #: ``take(order)``; a track that sets False says in its docstring why its order carries nothing.
     shuffle_test: ClassVar[bool] = True
+    #: Version of what the track derives from a dataset and stores (its split protocol); it joins the dataset's
+    #: fingerprint in every job's key (:func:`harness.runner.plan_run`), so rows of another version are never
+    #: resumed nor mixed in a table. "" when the track derives nothing.
+    protocol_version: ClassVar[str] = ""
+    #: The cache of derived files (:mod:`harness.cache`): the runner sets it from ``--cache`` in its process and
+    #: in every job's; ``None`` means the default (``$PARBENCH_CACHE`` or ``~/.cache/parbench/derived``).
+    cache_root: Path | None = None
 
     @property
     def main_metric(self) -> str:
@@ -359,6 +369,10 @@ class Track(ABC):
     def subsets(self, root: Path, card: Any) -> list[str]:
         """Return the subsets present in the dataset folder (default: the card's list)."""
         return list(card.subsets)
+
+    def protocol(self, card: Any) -> str:
+        """One sentence on how the track splits ``card``'s dataset, for the leaderboard's header ("": nothing)."""
+        return ""
 
     def grid_subsets(self, root: Path, card: Any, budget: Budget) -> list[str]:
         """The subsets a grid under ``budget`` may run (default: :meth:`subsets`).

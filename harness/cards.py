@@ -8,8 +8,10 @@ same official layout. The engine reads cards only through :func:`load_card`.
 Data location: ``--data-root PATH``, else ``$PARBENCH_DATA``, else ``~/.cache/parbench/data``.
 A real dataset lives in ``<data-root>/<name>`` (or ``--data-root`` may be that folder itself);
 a synthetic one is generated on first use into ``<data-root>/<name>/v<VERSION>-seed<seed>``.
-What a track derives from a dataset and keeps beside it (the early-exit track's trained backbones) goes into
-its :data:`CACHE_FOLDER`, which is not part of the dataset's fingerprint.
+What a track derives from a dataset (the fedrec track's split, the earlyexit track's trained backbones) goes
+into the cache of derived files (:mod:`harness.cache`), never into the dataset's folder. Earlier versions kept the
+backbones in the folder's :data:`CACHE_FOLDER`; the fingerprint still leaves that folder out, so a dataset folder
+that holds one keeps its fingerprint.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def _cards_dir() -> Path:
 CARDS_DIR = _cards_dir()
 #: Environment variable naming the data root.
 DATA_ENV = "PARBENCH_DATA"
-#: Folder inside a dataset folder where tracks cache what they derive from it; left out of the fingerprint.
+#: Folder inside a dataset folder where earlier versions cached what a track derived from it (nothing writes it
+#: now: see :mod:`harness.cache`); left out of the fingerprint, so such a folder keeps its fingerprint.
 CACHE_FOLDER = ".parbench-cache"
 
 
@@ -77,6 +80,9 @@ class DatasetCard:
     generator: str = ""
     generator_params: dict[str, Any] = field(default_factory=dict)
     expected_counts: dict[str, Any] = field(default_factory=dict)
+    #: Interaction data: False when the files record no time of interaction (Lastfm-2K's ``user_artists.dat``);
+    #: the fedrec track then holds out random items instead of the last ones (:mod:`harness.tracks.fedrec.split`).
+    timestamps: bool = True
 
     @property
     def synthetic(self) -> bool:
@@ -84,7 +90,8 @@ class DatasetCard:
         return bool(self.generator)
 
 
-_REQUIRED = [f.name for f in fields(DatasetCard) if f.name not in ("generator", "generator_params", "expected_counts")]
+_OPTIONAL = ("generator", "generator_params", "expected_counts", "timestamps")
+_REQUIRED = [f.name for f in fields(DatasetCard) if f.name not in _OPTIONAL]
 
 
 def card_names() -> list[str]:
@@ -121,6 +128,9 @@ def load_card(name: str, *, cards_dir: Path | None = None) -> DatasetCard:
             raise CardError(msg)
     if raw["name"] != name:
         msg = f"{path}: name {raw['name']!r} must equal the file stem {name!r}."
+        raise CardError(msg)
+    if not isinstance(raw.get("timestamps", True), bool):
+        msg = f"{path}: key 'timestamps' must be true or false; got {raw['timestamps']!r}."
         raise CardError(msg)
     raw["splits"] = tuple(raw["splits"])
     raw["subsets"] = tuple(raw["subsets"])
@@ -184,7 +194,7 @@ def _has_subsets(card: DatasetCard, folder: Path) -> bool:
 def dataset_fingerprint(folder: Path) -> str:
     """Hash the relative path and size of every file under ``folder`` (fast, content-blind).
 
-    Files under :data:`CACHE_FOLDER` (what tracks derive from the data and keep beside it) do not count.
+    Files under :data:`CACHE_FOLDER` (where earlier versions kept what tracks derived from the data) do not count.
 
     Returns:
         16 hex characters; identical folders give identical fingerprints on any machine.

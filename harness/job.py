@@ -6,10 +6,10 @@ job's seeded order (tracks whose test order could tell a label), runs the method
 ``predictions.npz`` and ``meta.json`` into its scratch folder; on an exception it writes
 ``error.txt`` (the traceback) and exits non-zero. It never sees labels, masks or boxes.
 
-Before the method runs, the job leaves nothing behind from which it could find the dataset: its
-working directory is its own scratch folder, its log goes to a file in that folder (the runner moves
-it into the store afterwards), and the environment loses ``PARBENCH_DATA`` and every variable that
-names the dataset folder.
+Before the method runs, the job leaves nothing behind from which it could find the dataset or the
+split derived from it: its working directory is its own scratch folder, its log goes to a file in that
+folder (the runner moves it into the store afterwards), and the environment loses ``PARBENCH_DATA``,
+``PARBENCH_CACHE`` and every variable that names the dataset folder or the cache of derived files.
 """
 
 from __future__ import annotations
@@ -50,17 +50,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _scrub_environment(root: Path, data_root: str) -> None:
-    """Remove ``PARBENCH_DATA`` and every variable whose value names the data root or the dataset folder."""
+def _scrub_environment(root: Path, data_root: str, cache_root: str = "") -> None:
+    """Remove ``PARBENCH_DATA``, ``PARBENCH_CACHE`` and every variable naming the data root, dataset or cache."""
+    from harness.cache import CACHE_ENV
     from harness.cards import DATA_ENV
 
-    names = {str(root), data_root}
-    data_env = os.environ.get(DATA_ENV)
-    if data_env:
-        names.add(str(Path(data_env).expanduser()))
+    names = {str(root), data_root, cache_root}
+    for env in (DATA_ENV, CACHE_ENV):
+        if os.environ.get(env):
+            names.add(str(Path(os.environ[env]).expanduser()))
     for key in list(os.environ):
         value = os.environ[key]
-        if key == DATA_ENV or any(name and name in value for name in names):
+        if key in (DATA_ENV, CACHE_ENV) or any(name and name in value for name in names):
             del os.environ[key]
 
 
@@ -172,7 +173,7 @@ def job_main(spec: dict[str, Any], out_dir: str) -> None:
 
     Args:
         spec: The job as plain data: ``track``, ``target``, ``config``, ``seed``, ``order_seed``, ``budget``,
-            ``root``, ``data_root``, ``card``, ``subset``, ``device``, ``n_threads``, ``runner_pid``.
+            ``root``, ``data_root``, ``cache_root``, ``card``, ``subset``, ``device``, ``n_threads``, ``runner_pid``.
         out_dir: Scratch folder where the predictions, timings, log (``job.log``) or traceback go.
     """
     _die_with_parent()
@@ -206,6 +207,8 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
     from harness.registry import load_target, tracks
 
     track = tracks.get(spec["track"])()
+    if spec.get("cache_root"):
+        track.cache_root = Path(spec["cache_root"])
     method_cls = load_target(spec["target"])
     budget = track.budget_cls.from_dict(spec["budget"])
     card = DatasetCard(**spec["card"])
@@ -222,7 +225,7 @@ def _run(spec: dict[str, Any], out: Path, log: logging.Logger) -> None:
         inputs = track.reorder_inputs(inputs, test_order(len(inputs), spec["order_seed"]))
     train, inputs = track.method_view(train, method_cls), track.method_view(inputs, method_cls)
     t1 = time.perf_counter()
-    _scrub_environment(root, spec.get("data_root") or str(root))
+    _scrub_environment(root, spec.get("data_root") or str(root), spec.get("cache_root") or "")
     os.chdir(work_dir)
     ctx = Context(seed=spec["seed"], device=device, work_dir=work_dir, log=log, n_threads=spec["n_threads"])
     _device_limit(device, budget.memory_limit_mb)

@@ -452,6 +452,7 @@ def build_board(
     preset: dict[str, Any] | None = None,
     n_replicates: int = stats.N_REPLICATES,
     alpha: float = stats.ALPHA,
+    protocol: Mapping[str, str] | None = None,
 ) -> Board:
     """Aggregate the rows of one budget, test the ranks and compare the methods (see :class:`Board`).
 
@@ -466,6 +467,7 @@ def build_board(
         preset: The budget preset's fields: the header names those the rows' budget set otherwise.
         n_replicates: Replicates the resamples were drawn with, for the note.
         alpha: Level of intervals and tests.
+        protocol: Dataset -> how the track split it (:meth:`harness.api.Track.protocol`), a header line.
     """
     chosen = select_rows(rows, budget=budget, track=track)
     replicates = replicates or {}
@@ -481,10 +483,11 @@ def build_board(
         scored = [m for m in metrics if m not in COST_METRICS]
         headline = scored[:4] + [m for m in metrics if m in COST_METRICS]
     return Board(track, dict(metrics), [m for m in headline if m in metrics], resampled, table, tests, comparisons,
-                 _header(chosen, budget, preset), n_replicates, alpha, strata, budget)
+                 _header(chosen, budget, preset, protocol or {}), n_replicates, alpha, strata, budget)
 
 
-def _header(chosen: pd.DataFrame, budget: str, preset: dict[str, Any] | None) -> dict[str, str]:
+def _header(chosen: pd.DataFrame, budget: str, preset: dict[str, Any] | None,
+            protocol: Mapping[str, str]) -> dict[str, str]:
     commits = sorted(chosen["git_commit"].unique())
     job_status = chosen.groupby("job_key")["status"].first()
     header = {
@@ -499,6 +502,11 @@ def _header(chosen: pd.DataFrame, budget: str, preset: dict[str, Any] | None) ->
     overrides = budget_overrides(chosen, preset)
     if overrides:
         header["budget"] += "; set otherwise than the preset: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    shown = {d: protocol[d] for d in sorted(chosen["dataset"].unique()) if protocol.get(d)}
+    if len(set(shown.values())) == 1 and len(shown) == chosen["dataset"].nunique():
+        header["protocol"] = next(iter(shown.values()))
+    elif shown:
+        header["protocol"] = " | ".join(f"{d}: {text}" for d, text in shown.items())
     return header
 
 

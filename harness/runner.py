@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from harness.api import Budget, Job, Predictions, Track, stable_hash, test_order
+from harness.cache import check_outside, resolve_cache_root
 from harness.cards import DatasetCard, dataset_fingerprint, default_data_root, load_card, resolve_dataset
 from harness.errors import InvalidPredictionError, ParbenchError
 from harness.executors import Executor, LocalExecutor, Outcome, Task
@@ -54,6 +55,8 @@ class Plan:
     jobs: list[Job]
     #: The data root the dataset was found under (``--data-root``, ``$PARBENCH_DATA`` or the default).
     data_root: Path | None = None
+    #: The cache of derived files (``--cache``, ``$PARBENCH_CACHE`` or the default; :mod:`harness.cache`).
+    cache_root: Path | None = None
 
 
 @dataclass
@@ -80,27 +83,38 @@ def plan_run(
     method_names: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
     overrides: dict[str, Any] | None = None,
+    cache: Path | None = None,
 ) -> Plan:
     """Resolve names, find (or generate) the dataset and expand the grid.
+
+    The plan's fingerprint is the dataset folder's (:func:`~harness.cards.dataset_fingerprint`), joined with the
+    track's :attr:`~harness.api.Track.protocol_version` when it has one: what a track derives from the data lives
+    in the cache of derived files (``cache``; :mod:`harness.cache`), outside the folder, and a new protocol must
+    still give new job keys.
 
     Raises:
         UnknownNameError: A track, budget, dataset, subset or method name is unknown.
         DatasetNotFoundError: The dataset is not on disk.
         BudgetError: A budget field or a method's config breaks its declared rule, or the weights file is missing.
+        ParbenchError: The cache of derived files lies inside the dataset folder.
     """
     track = tracks.get(track_name)()
+    track.cache_root = resolve_cache_root(cache)
     overrides = dict(overrides or {})
     if overrides.get("weights", "random") != "random":  # jobs run in their own folder: give them the full path
         overrides["weights"] = str(Path(overrides["weights"]).expanduser().resolve())
     the_budget = track.budget(budget, **overrides)
     the_budget.weights_id()  # a missing checkpoint fails here, once, not in every job
-    card = load_card(dataset or track.budget_datasets.get(budget, track.default_dataset))
+    budget_dataset = track.budget_datasets.get(budget, track.default_dataset)
+    card = load_card(dataset or budget_dataset)
     if card.track != track.name:
         msg = f"dataset {card.name!r} belongs to track {card.track!r}, not {track.name!r}."
         raise ParbenchError(msg)
     root = resolve_dataset(card, data_root)
+    check_outside(track.cache_root, root)
     available = track.grid_subsets(root, card, the_budget)
-    chosen = list(subsets) if subsets else list(track.budget_subsets.get(budget, available))
+    preset = track.budget_subsets.get(budget) if card.name == budget_dataset else None  # they name its subsets
+    chosen = list(subsets) if subsets else list(preset or available)
     for subset in chosen:
         if subset not in available:
             error = closest_names_error("subset", subset, available, where=f"dataset {card.name!r} at {root}")
@@ -116,6 +130,8 @@ def plan_run(
             method_cls = methods.get(name)
         method_cls.make_config(method_config(name))  # a bad config fails here, once, not in every job
     fingerprint = dataset_fingerprint(root)
+    if track.protocol_version:
+        fingerprint = stable_hash({"dataset": fingerprint, "protocol": f"{track.name}/{track.protocol_version}"})
     budget_dict = the_budget.to_dict()
     jobs = [
         Job(
@@ -135,7 +151,7 @@ def plan_run(
         for seed in (seeds if seeds is not None else the_budget.seeds)
     ]
     base = Path(data_root).expanduser() if data_root else default_data_root()
-    return Plan(track, the_budget, card, root, fingerprint, jobs, base.resolve())
+    return Plan(track, the_budget, card, root, fingerprint, jobs, base.resolve(), track.cache_root)
 
 
 def _order_seed(job: Job) -> int:
@@ -158,6 +174,7 @@ def _task(plan: Plan, job: Job, device: str | None, n_threads: int) -> Task:
         "card": dataclasses.asdict(plan.card),
         "root": str(plan.root),
         "data_root": str(plan.data_root or plan.root),
+        "cache_root": str(plan.cache_root or resolve_cache_root()),
         "device": device or plan.budget.device,
         "n_threads": n_threads,
         "runner_pid": os.getpid(),

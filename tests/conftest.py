@@ -27,6 +27,14 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache of derived files shared by the session (``$PARBENCH_CACHE``), never the user's own."""
+    root = tmp_path_factory.mktemp("derived")
+    os.environ["PARBENCH_CACHE"] = str(root)
+    return root
+
+
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
     """A fresh results folder."""

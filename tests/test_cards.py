@@ -45,6 +45,25 @@ def test_unknown_key_is_rejected_naming_allowed(tmp_path):
         load_card("demo", cards_dir=tmp_path)
 
 
+def test_timestamps_must_be_a_boolean(tmp_path):
+    _write(tmp_path, GOOD + 'timestamps = "no"\n')
+    with pytest.raises(CardError, match=r"demo.toml: key 'timestamps' must be true or false; got 'no'"):
+        load_card("demo", cards_dir=tmp_path)
+    _write(tmp_path, GOOD + "timestamps = false\n")
+    assert load_card("demo", cards_dir=tmp_path).timestamps is False
+
+
+def test_interaction_cards_say_whether_their_format_records_time():
+    from harness.data.interactions import FORMATS
+
+    for name in card_names():
+        card = load_card(name)
+        if card.loader.startswith("harness.data.interactions:load_"):
+            fmt = FORMATS[card.loader.rsplit(":load_", 1)[1]]
+            assert card.timestamps == ("timestamp" in fmt.columns), name
+    assert load_card("lastfm_2k").timestamps is False
+
+
 def test_unfilled_key_is_rejected(tmp_path):
     _write(tmp_path, GOOD.replace('license = "CC0"', 'license = ""'))
     with pytest.raises(CardError, match="required key 'license' is missing or empty"):
@@ -77,7 +96,7 @@ def test_synthetic_dataset_generated_once_and_fingerprint_stable(tmp_path):
     assert dataset_fingerprint(first) == dataset_fingerprint(other)
     (other / CACHE_FOLDER / "track").mkdir(parents=True)
     (other / CACHE_FOLDER / "track" / "derived.bin").write_text("x")
-    assert dataset_fingerprint(first) == dataset_fingerprint(other)  # what a track caches beside the data
+    assert dataset_fingerprint(first) == dataset_fingerprint(other)  # a cache folder left by earlier versions
     (other / "easy" / "extra.txt").write_text("x")
     assert dataset_fingerprint(first) != dataset_fingerprint(other)
 

@@ -70,7 +70,7 @@ def test_check_update_then_pass_then_detect_regression(cli, results, capsys):
 
 def test_help_explains_and_module_entry_point_works():
     out = subprocess.run([sys.executable, "-m", "harness", "run", "--help"], capture_output=True, text=True, check=True)
-    assert "--rerun-failed" in out.stdout and "PARBENCH_DATA" in out.stdout
+    assert "--rerun-failed" in out.stdout and "PARBENCH_DATA" in out.stdout and "PARBENCH_CACHE" in out.stdout
 
 
 def test_the_readme_track_table_is_the_registry_table():

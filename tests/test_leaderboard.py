@@ -154,6 +154,17 @@ def test_header_names_the_fields_set_otherwise_than_the_preset(tmp_path):
     assert "- budget: default (hash h1)\n" in md_path.read_text()
 
 
+def test_header_states_each_datasets_protocol():
+    rows = _rows(GRID)
+    assert "protocol" not in build_board(rows, track="t", metrics=METRICS, budget="default").header
+    board = build_board(rows, track="t", metrics=METRICS, budget="default", protocol={"d": "random held-out item"})
+    assert board.header["protocol"] == "random held-out item"
+    two = pd.concat([rows, rows.assign(dataset="e", job_key=rows["job_key"] + "e")])
+    board = build_board(two, track="t", metrics=METRICS, budget="default", protocol={"d": "by time", "e": "random"})
+    assert board.header["protocol"] == "d: by time | e: random"
+    assert "- protocol: d: by time | e: random" in render_markdown(board)
+
+
 def test_the_header_names_the_weights_by_content(tmp_path, data_root):
     from harness.leaderboard import write_leaderboard
     from harness.runner import plan_run, run_plan

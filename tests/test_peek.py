@@ -4,8 +4,9 @@ The peek method (``engine_faults.Peek``) runs as an ordinary job under the smoke
 everything it was handed: every string and numeric array inside its training data, budget, context and test
 inputs, every path among them (and open files, and its working folder) with what lies up to three levels below,
 and its environment. The test then looks there for the truth the runner holds: the dataset folder (from which
-``ground_truth/`` or label files can be read), the truth's arrays, the file names of the test items, and an
-order of the test items that groups or alternates their labels.
+``ground_truth/`` or label files can be read), the cache of derived files (where the fedrec split lies), the
+truth's arrays, the file names of the test items, and an order of the test items that groups or alternates their
+labels.
 """
 
 from __future__ import annotations
@@ -66,12 +67,12 @@ def peeked(request, tmp_path_factory, data_root):
 
 def test_no_received_string_path_or_reachable_file_leads_to_the_dataset(peeked):
     _, plan, record, _, _, data_root = peeked
-    for folder in (plan.root, data_root):
+    for folder in (plan.root, data_root, plan.cache_root):  # the cache holds derived files: the fedrec split
         assert not [s for s in record["strings"] if str(folder) in s]
         assert not [p for p in record["paths"] + record["reachable"] if _under(p, folder)]
         assert not [k for k, v in record["environ"].items() if str(folder) in v]
         assert not _under(record["cwd"], folder)
-    assert "PARBENCH_DATA" not in record["environ"]
+    assert "PARBENCH_DATA" not in record["environ"] and "PARBENCH_CACHE" not in record["environ"]
 
 
 def test_no_received_array_is_the_truth(peeked):

@@ -188,3 +188,12 @@ def test_the_track_warms_up_once_before_the_jobs_and_a_failed_warm_up_only_warns
     _, summary, rows = _run(tmp_path / "b", data_root, **kwargs)
     assert dict(summary.counts) == {"ok": 1} and (rows["status"] == "ok").all()
     assert "warm-up failed (RuntimeError: no compiler here)" in caplog.text
+
+
+def test_a_budgets_subsets_apply_to_its_own_dataset_only(data_root, monkeypatch):
+    monkeypatch.setattr(ToyTrack, "budget_subsets", {"smoke": ("hard",)})
+    own = plan_run("toy", budget="smoke", data_root=data_root, method_names=["toy-centroid"])
+    assert {j.subset for j in own.jobs} == {"hard"}
+    monkeypatch.setattr(ToyTrack, "budget_datasets", {"smoke": "another_dataset"})  # toy_blobs is not the budget's
+    other = plan_run("toy", budget="smoke", dataset="toy_blobs", data_root=data_root, method_names=["toy-centroid"])
+    assert {j.subset for j in other.jobs} == {"easy", "hard"}  # the preset names another dataset's subsets

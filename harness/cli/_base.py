@@ -8,10 +8,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.cache import CACHE_ENV
 from harness.cards import DATA_ENV
 from harness.errors import ParbenchError
 
-__all__ = ["RESULTS_ENV", "Subcommand", "add_data_root", "add_results", "comma_list", "results_dir"]
+__all__ = ["RESULTS_ENV", "Subcommand", "add_cache", "add_data_root", "add_results", "comma_list", "results_dir"]
 
 #: Environment variable naming the results folder.
 RESULTS_ENV = "PARBENCH_RESULTS"
@@ -74,6 +75,18 @@ def add_data_root(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PATH",
         help=f"folder holding the datasets; default ${DATA_ENV} or ~/.cache/parbench/data",
+    )
+
+
+def add_cache(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cache``."""
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"folder of what tracks derive from a dataset (splits, sampled negatives, trained backbones), never the "
+             f"dataset folder; default ${CACHE_ENV} or ~/.cache/parbench/derived",
     )
 
 

@@ -8,14 +8,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness.cli._base import Subcommand, add_data_root, add_results, results_dir
+from harness.cli._base import Subcommand, add_cache, add_data_root, add_results, results_dir
 
 __all__ = ["Check", "check_track"]
 
 BUDGET = "smoke"
 
 
-def check_track(track_name: str, results: Path, *, data_root: Path | None, update: bool, n_jobs: int) -> int:
+def check_track(track_name: str, results: Path, *, data_root: Path | None, update: bool, n_jobs: int,
+                cache: Path | None = None) -> int:
     """Run the smoke grid of one track into a fresh store and compare; return the number of failures."""
     from harness.provenance import git_state, package_versions
     from harness.regress import compare, fresh_table, read_reference, write_reference
@@ -24,7 +25,7 @@ def check_track(track_name: str, results: Path, *, data_root: Path | None, updat
 
     reference_path = results / "reference" / f"{track_name}.csv"
     reference = None if update else read_reference(reference_path)
-    plan = plan_run(track_name, budget=BUDGET, data_root=data_root)
+    plan = plan_run(track_name, budget=BUDGET, data_root=data_root, cache=cache)
     if reference is not None:  # only the jobs the reference names
         wanted = set(zip(reference["subset"], reference["method"], strict=True))
         plan.jobs = [j for j in plan.jobs if (j.subset, j.method) in wanted or (j.method, "mean") in wanted]
@@ -69,6 +70,7 @@ class Check(Subcommand):
         parser.add_argument("--update", action="store_true", help="rewrite the reference from this run, on purpose")
         parser.add_argument("--jobs", type=int, default=1, metavar="N", help="jobs run at once")
         add_data_root(parser)
+        add_cache(parser)
         add_results(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -79,7 +81,8 @@ class Check(Subcommand):
             print(f"no reference files in {results / 'reference'}; nothing to check.", file=sys.stderr)
             return 0
         failures = sum(
-            check_track(name, results, data_root=args.data_root, update=args.update, n_jobs=args.jobs)
+            check_track(name, results, data_root=args.data_root, update=args.update, n_jobs=args.jobs,
+                        cache=args.cache)
             for name in names
         )
         return 1 if failures else 0

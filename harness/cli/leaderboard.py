@@ -53,7 +53,21 @@ def track_board(track: Any, results: Path, *, budget: str, n_replicates: int = 1
     headline = [*track.headline_metrics, *COST_METRICS] if track.headline_metrics else ()
     return build_board(chosen, track=track.name, metrics=metrics, budget=budget, headline=headline,
                        replicates=replicates, strata=track.strata_item or "", preset=preset,
-                       n_replicates=n_replicates, alpha=alpha)
+                       n_replicates=n_replicates, alpha=alpha, protocol=_protocols(track, chosen["dataset"]))
+
+
+def _protocols(track: Any, datasets: Any) -> dict[str, str]:
+    """Dataset -> how ``track`` splits it (:meth:`~harness.api.Track.protocol`), for datasets with a card."""
+    from harness.cards import load_card
+    from harness.errors import ParbenchError
+
+    out = {}
+    for name in sorted(set(datasets)):
+        try:
+            out[name] = track.protocol(load_card(name))
+        except ParbenchError:  # a dataset without a card here (rows from a plugin's dataset): no line
+            continue
+    return out
 
 
 def write_track_leaderboard(track: Any, results: Path, *, budget: str, n_replicates: int = 1000,

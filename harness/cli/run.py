@@ -7,6 +7,7 @@ import sys
 
 from harness.cli._base import (
     Subcommand,
+    add_cache,
     add_data_root,
     add_results,
     comma_list,
@@ -47,6 +48,7 @@ class Run(Subcommand):
         parser.add_argument("--budget", default="default", help="budget preset: smoke, default or paper")
         parser.add_argument("--dataset", default=None, help="dataset card name; default: the budget's dataset")
         add_data_root(parser)
+        add_cache(parser)
         parser.add_argument("--subsets", type=comma_list, default=None, metavar="A,B", help="subsets to run")
         parser.add_argument("--methods", type=comma_list, default=None, metavar="M1,M2", help="methods to run")
         parser.add_argument("--seeds", type=int_list, default=None, metavar="0,1,2", help="seeds; default: budget's")
@@ -96,6 +98,7 @@ class Run(Subcommand):
             method_names=args.methods,
             seeds=args.seeds,
             overrides=_overrides(args),
+            cache=args.cache,
         )
         store = Store(results_dir(args))
         print(

@@ -12,8 +12,9 @@ Formats (:data:`FORMATS`), and the file each subset folder holds:
 - ``movielens_1m``: ``ratings.dat``, ``UserID::MovieID::Rating::Timestamp``, no header
   (https://grouplens.org/datasets/movielens/1m/).
 - ``lastfm_2k``: ``user_artists.dat``, tab-separated ``userID artistID weight`` with a header row
-  (HetRec 2011, https://grouplens.org/datasets/hetrec-2011/). The file has no timestamps: the line
-  number stands in for time (later lines are later), which the card states.
+  (HetRec 2011, https://grouplens.org/datasets/hetrec-2011/). The file records no time (its lines are
+  sorted by artist id within each user): its table has ``has_time = False``, and no split may read the
+  order of its lines as time (the fedrec track then holds out random items; the card states it).
 - ``amazon_5core``: ``<category>.csv``, comma-separated ``user,item,rating,timestamp`` (the 5-core
   subsets of the Amazon review data, McAuley et al.; https://cseweb.ucsd.edu/~jmcauley/datasets.html),
   an optional header row naming the columns (``user``/``reviewerID``/``user_id``, ``item``/``asin``/
@@ -107,11 +108,14 @@ class Interactions:
         user: int64 array of shape (n_rows,), user numbers in [0, n_users).
         item: int64 array of shape (n_rows,), item numbers in [0, n_items).
         rating: float64 array of shape (n_rows,), the rating (Lastfm: the play count).
-        timestamp: int64 array of shape (n_rows,), seconds; the 1-based line number where the file has none.
+        timestamp: int64 array of shape (n_rows,), seconds; the 1-based line number where the file has none
+            (``has_time`` False: then it carries no information and nothing may order by it).
         line: int64 array of shape (n_rows,), the 1-based line number of each row (ties of time go by it).
         user_ids: str array of shape (n_users,), the raw id of each user number.
         item_ids: str array of shape (n_items,), the raw id of each item number.
         path: The file read.
+        has_time: True when the format records when each interaction happened (a ``timestamp`` column of
+            :data:`FORMATS`); False for Lastfm-2K's ``user_artists.dat``.
     """
 
     user: np.ndarray
@@ -122,6 +126,7 @@ class Interactions:
     user_ids: np.ndarray
     item_ids: np.ndarray
     path: str
+    has_time: bool = True
 
     @property
     def n_users(self) -> int:
@@ -244,7 +249,8 @@ def read_interactions(path: Path, format_name: str) -> Interactions:
     timestamp = numbers["timestamp"].astype(np.int64) if "timestamp" in numbers else line.copy()
     user, user_ids = _encode(raw["user"])
     item, item_ids = _encode(raw["item"])
-    return Interactions(user, item, numbers["rating"], timestamp, line, user_ids, item_ids, str(path))
+    return Interactions(user, item, numbers["rating"], timestamp, line, user_ids, item_ids, str(path),
+                        has_time="timestamp" in numbers)
 
 
 def _numeric_column(

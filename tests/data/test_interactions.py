@@ -36,11 +36,17 @@ def test_movielens_1m_double_colon_separator(tmp_path):
     assert table.item.tolist() == [1, 0, 1] and table.rating.tolist() == [5, 3, 4]
 
 
-def test_lastfm_header_weights_and_line_numbers_as_time(tmp_path):
+def test_lastfm_header_weights_and_no_time(tmp_path):
     path = _write(tmp_path / "user_artists.dat", "userID\tartistID\tweight\n2\t51\t13883\n2\t52\t11690\n3\t51\t5\n")
     table = read_interactions(path, "lastfm_2k")
     assert table.rating.tolist() == [13883, 11690, 5]
-    assert table.timestamp.tolist() == [2, 3, 4] == table.line.tolist()  # no timestamps: the line stands in
+    assert not table.has_time  # no time in the file: nothing may read its line order as time
+    assert table.timestamp.tolist() == [2, 3, 4] == table.line.tolist()
+
+
+def test_formats_with_a_timestamp_column_have_time(tmp_path):
+    path = _write(tmp_path / "u.data", "10\t5\t3\t881250949\n")
+    assert read_interactions(path, "movielens_100k").has_time
 
 
 @pytest.mark.parametrize(

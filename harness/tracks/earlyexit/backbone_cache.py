@@ -1,15 +1,16 @@
-"""The shared backbone of each seed, trained once and kept on disk beside the dataset.
+"""The shared backbone of each seed, trained once and kept in the cache of derived files.
 
 Every job of a grid needs the backbone of its seed; the first job to ask trains it, the others load it. The file
-lives in the dataset folder's cache (:data:`harness.cards.CACHE_FOLDER`, which the dataset's fingerprint leaves
-out), under ``earlyexit/backbone-<key>.safetensors`` with a JSON record beside it. ``<key>`` hashes everything the
-weights depend on (:func:`cache_key`): the cache version, the architecture, every budget field that shapes the
-training, the checkpoint's content hash, the dataset's fingerprint and subset, the seed and the torch version. A
-lock file (``fcntl.flock``) makes a second job of the same seed wait for the first instead of training twice;
-the file is written under a temporary name and renamed, so a killed job leaves no half-written backbone.
+lives in the cache of derived files (:mod:`harness.cache`; ``--cache``, never the dataset folder), in the folder
+:func:`backbone_folder` gives (``<cache>/earlyexit/<dataset>/<subset>/v<CACHE_VERSION>-<key>/``, keyed by the
+dataset's fingerprint), under ``backbone-<key>.safetensors`` with a JSON record beside it. ``<key>`` hashes
+everything the weights depend on (:func:`cache_key`): the cache version, the architecture, every budget field that
+shapes the training, the checkpoint's content hash, the dataset's fingerprint and subset, the seed and the torch
+version. A lock file (``fcntl.flock``) makes a second job of the same seed wait for the first instead of training
+twice; the file is written under a temporary name and renamed, so a killed job leaves no half-written backbone.
 
-Where the dataset folder cannot be written (a read-only copy), each job trains the backbone itself (the same
-weights: training is deterministic for a seed on one machine) and says so in its log.
+Where the cache cannot be written, each job trains the backbone itself (the same weights: training is
+deterministic for a seed on one machine) and says so in its log.
 
 The cache is read with ``safetensors.torch.load`` from the file's bytes (no memory map and no open file is left
 behind for the method to find).
@@ -29,9 +30,9 @@ from typing import Any
 import torch
 
 from harness.api import stable_hash
-from harness.cards import CACHE_FOLDER
+from harness.cache import derived_folder
 
-__all__ = ["CACHE_VERSION", "cache_key", "cached_state", "cache_path"]
+__all__ = ["CACHE_VERSION", "backbone_folder", "cache_key", "cache_path", "cached_state"]
 
 #: Version of the cached training recipe; bump it whenever the weights a key names could change.
 CACHE_VERSION = "1"
@@ -42,9 +43,22 @@ def cache_key(payload: dict[str, Any]) -> str:
     return stable_hash({**payload, "cache_version": CACHE_VERSION, "torch": torch.__version__.split("+")[0]})
 
 
-def cache_path(root: Path, key: str) -> Path:
-    """``<root>/.parbench-cache/earlyexit/backbone-<key>.safetensors``."""
-    return Path(root) / CACHE_FOLDER / "earlyexit" / f"backbone-{key}.safetensors"
+def backbone_folder(dataset: str, subset: str, fingerprint: str, *, cache_root: Path | None = None) -> Path:
+    """The cache folder of the backbones of one dataset subset (:func:`harness.cache.derived_folder`).
+
+    Args:
+        dataset: The dataset card's name.
+        subset: The subset.
+        fingerprint: The dataset folder's fingerprint.
+        cache_root: The cache of derived files; ``None`` means its default.
+    """
+    return derived_folder("earlyexit", dataset, subset, fingerprint=fingerprint, version=CACHE_VERSION,
+                          cache_root=cache_root)
+
+
+def cache_path(folder: Path, key: str) -> Path:
+    """``<folder>/backbone-<key>.safetensors``."""
+    return Path(folder) / f"backbone-{key}.safetensors"
 
 
 @contextmanager
@@ -70,12 +84,12 @@ def _save(path: Path, state: dict[str, torch.Tensor], record: dict[str, Any]) ->
 
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     tmp.write_bytes(save({k: v.contiguous() for k, v in state.items()}))
-    os.replace(tmp, path)
+    tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def cached_state(
-    root: Path,
+    folder: Path,
     payload: dict[str, Any],
     train: Callable[[], dict[str, torch.Tensor]],
     *,
@@ -84,7 +98,7 @@ def cached_state(
     """The weights ``payload`` names: loaded from the cache, or trained by ``train()`` and stored there.
 
     Args:
-        root: The dataset folder.
+        folder: The cache folder of the dataset subset's backbones (:func:`backbone_folder`).
         payload: JSON-serialisable description of everything the weights depend on (see :func:`cache_key`).
         train: Trains and returns the state dict (CPU tensors) when the cache has none.
         log: The job's logger.
@@ -93,7 +107,7 @@ def cached_state(
         The state dict, CPU tensors.
     """
     key = cache_key(payload)
-    path = cache_path(root, key)
+    path = cache_path(folder, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = path.with_suffix(".lock")

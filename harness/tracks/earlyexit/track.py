@@ -2,9 +2,10 @@
 
 Protocol. One backbone per budget and seed: a small timm ViT trained by the track on the training part of the
 split (the CPU budgets), or a ViT/DeiT from a local checkpoint fine-tuned there (the paper budget, ``--weights
-PATH``); it is trained once and cached beside the dataset (:mod:`~harness.tracks.earlyexit.backbone_cache`), so
-every method of a grid starts from the same weights. Each method then trains its exits for the budget's
-``head_steps`` per training stage (:class:`~harness.tracks.earlyexit.method.EarlyExitMethod`).
+PATH``); it is trained once and kept in the cache of derived files (``--cache``, never the dataset folder;
+:mod:`~harness.tracks.earlyexit.backbone_cache`), so every method of a grid starts from the same weights. Each
+method then trains its exits for the budget's ``head_steps`` per training stage
+(:class:`~harness.tracks.earlyexit.method.EarlyExitMethod`).
 
 Data contract:
 
@@ -231,21 +232,21 @@ class EarlyExitTrack(Track):
             raise ParbenchError(msg)
         pixels = self._read(index, "train", budget)
         images, train_labels = pixels[train_rows], labels[train_rows]
-        backbone = self._backbone(root, subset, budget, seed, images, train_labels, index.n_classes, pixels[val_rows],
-                                  labels[val_rows])
+        backbone = self._backbone(root, card.name, subset, budget, seed, images, train_labels, index.n_classes,
+                                  pixels[val_rows], labels[val_rows])
         return EarlyExitTrain(images, train_labels, pixels[val_rows], labels[val_rows], tuple(index.class_names),
                               backbone)
 
-    @staticmethod
-    def _backbone(root: Path, subset: str, budget: EarlyExitBudget, seed: int, images: np.ndarray,
-                  labels: np.ndarray, n_classes: int, val_images: np.ndarray, val_labels: np.ndarray) -> Any:
+    def _backbone(self, root: Path, dataset: str, subset: str, budget: EarlyExitBudget, seed: int,
+                  images: np.ndarray, labels: np.ndarray, n_classes: int, val_images: np.ndarray,
+                  val_labels: np.ndarray) -> Any:
         import dataclasses
 
         import torch
 
         from harness.cards import dataset_fingerprint
         from harness.tracks.earlyexit import backbone as bb
-        from harness.tracks.earlyexit.backbone_cache import cached_state
+        from harness.tracks.earlyexit.backbone_cache import backbone_folder, cached_state
 
         log = logging.getLogger("parbench.job")
         device = budget.device
@@ -255,11 +256,13 @@ class EarlyExitTrack(Track):
         spec = bb.backbone_spec(budget, n_classes)
         fields = ("backbone_steps", "backbone_learning_rate", "weight_decay", "batch_size", "augment",
                   "val_per_class", "train_images", "device")
+        fingerprint = dataset_fingerprint(root)
         payload = {
-            "spec": dataclasses.asdict(spec), "weights": budget.weights_id(), "fingerprint": dataset_fingerprint(root),
+            "spec": dataclasses.asdict(spec), "weights": budget.weights_id(), "fingerprint": fingerprint,
             "subset": subset, "seed": int(seed), **{f: getattr(budget, f) for f in fields},
         }
-        state = cached_state(root, payload, lambda: bb.train_backbone(
+        folder = backbone_folder(dataset, subset, fingerprint, cache_root=self.cache_root)
+        state = cached_state(folder, payload, lambda: bb.train_backbone(
             spec, images, labels, budget=budget, seed=seed, device=device, log=log), log=log)
         shared = bb.SharedBackbone(spec, state, float("nan"))
         shared.val_accuracy = bb.classifier_accuracy(shared, val_images, val_labels, batch_size=budget.batch_size,

@@ -1,31 +1,41 @@
-"""The split protocol of the ``fedrec`` track (PFedRec, Zhang et al. IJCAI 2023), and its files on disk.
+"""The split protocol of the ``fedrec`` track (PFedRec, Zhang et al. IJCAI 2023), and its files in the cache.
 
 From an :class:`~harness.data.interactions.Interactions` table, :func:`leave_one_out`:
 
 1. binarises: every observed interaction is a positive (as PFedRec: any rating > 0 counts);
-2. keeps the first (earliest) interaction of a repeated (user, item) pair;
+2. keeps one row of a repeated (user, item) pair (with time: the earliest);
 3. drops users with fewer than ``min_interactions`` (3) interactions, and users with fewer than
    ``2 * n_negatives`` items they never touched (no room for disjoint negatives); both are counted;
 4. numbers the remaining users and items 0..n-1 (in the order of the raw numbering);
-5. splits each user's history by time (ties by line of the file): the last interaction is the test item,
-   the second last the validation item, the rest the training items (in time order);
+5. holds out two items per user (:data:`HELDOUT_RULES`):
+
+   - ``"time"``, where the file records when each interaction happened (MovieLens, Amazon): the last
+     interaction is the test item, the second last the validation item (ties of time by line of the file),
+     the rest the training items in time order;
+   - ``"random"``, where it does not (Lastfm-2K's ``user_artists.dat``, sorted by artist id within each
+     user, where "the last line" would be each user's highest artist id): the test item and then the
+     validation item are drawn at random from the user's items in item-id order, from a generator seeded by
+     :data:`SPLIT_SEED` and the user's raw id; the rest are the training items in item-id order. Nothing
+     depends on the order of the file's lines;
+
 6. draws, from :data:`SPLIT_SEED`, ``2 * n_negatives`` distinct items the user never touched (train,
    validation or test): the first half are the validation negatives, the second half the test negatives;
 7. shuffles each user's 100 test candidates (test item and its 99 negatives) so that a method cannot tell
    the test item by its column.
 
-:func:`ensure_split` writes the result once beside the raw data, into
-``<dataset folder>/processed/v<PROTOCOL_VERSION>/<subset>/`` (:data:`SPLIT_FILES`, fixed dtypes, so the files
-and their sizes depend only on the raw file), and every method and seed reads the same files. The track
-calls it when it lists the subsets, before the runner fingerprints the dataset folder, so the fingerprint
-covers the split and stays the same from the first run on.
+:func:`ensure_split` writes the result once into the cache of derived files (:mod:`harness.cache`), never into
+the dataset folder: ``<cache>/fedrec/<dataset>/<subset>/v<PROTOCOL_VERSION>-<key>/`` (:data:`SPLIT_FILES`, fixed
+dtypes), where ``<key>`` hashes the dataset folder's fingerprint, the content of the subset's files
+(:func:`source_files`), the card's loader and :data:`PROTOCOL_VERSION`: a changed file or protocol gives a new
+split. Every method and seed reads the same files; the track writes them when it lists the subsets, before any
+job starts. Where the cache cannot be written, :func:`load_split` computes the split in memory (the same arrays)
+and says so in the log.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import logging
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +46,7 @@ import numpy as np
 from harness.data.interactions import Interactions
 
 __all__ = [
+    "HELDOUT_RULES",
     "MIN_INTERACTIONS",
     "N_EVAL_NEGATIVES",
     "PROTOCOL_VERSION",
@@ -44,24 +55,32 @@ __all__ = [
     "LeaveOneOutSplit",
     "ensure_split",
     "leave_one_out",
-    "processed_folder",
+    "load_split",
     "read_split",
+    "source_files",
+    "split_folder",
     "write_split",
 ]
 
-#: Version of the protocol and of the processed files; bump it whenever either changes.
-PROTOCOL_VERSION = "1"
-#: Seed of the evaluation negatives and of the order of the test candidates (one split for every job).
+#: Version of the protocol and of the split's files; bump it whenever either changes (v2: a random held-out item
+#: per user where the data has no time, and the files in the cache of derived files).
+PROTOCOL_VERSION = "2"
+#: Seed of the held-out items of data without time, of the evaluation negatives and of the order of the test
+#: candidates (one split for every job).
 SPLIT_SEED = 0
 #: Users with fewer interactions are dropped (they cannot give a training, validation and test item).
 MIN_INTERACTIONS = 3
 #: Sampled negatives per user for validation, and again (disjoint) for test.
 N_EVAL_NEGATIVES = 99
-#: Files of a processed split.
+#: How the validation and test items are chosen: by time where the data has it, else at random (module docstring).
+HELDOUT_RULES = ("time", "random")
+#: Files of a stored split.
 SPLIT_FILES = (
     "train_indptr.npy", "train_items.npy", "val_candidates.npy", "test_candidates.npy", "test_items.npy",
     "summary.json",
 )
+#: Track name of the cache folder.
+_TRACK = "fedrec"
 
 
 @dataclass(frozen=True)
@@ -71,12 +90,14 @@ class LeaveOneOutSplit:
     Attributes:
         train_indptr: int64 array of shape (n_users + 1,); user u's training items are
             ``train_items[train_indptr[u]:train_indptr[u + 1]]``.
-        train_items: int64 array of shape (n_train,), each user's training items in time order.
+        train_items: int64 array of shape (n_train,), each user's training items in time order (in item-id order
+            where the data has no time).
         val_candidates: int64 array of shape (n_users, 100); column 0 is the validation item, columns 1..99
             its negatives.
         test_candidates: int64 array of shape (n_users, 100), the test item and its 99 negatives, shuffled.
-        test_items: int64 array of shape (n_users,), the test item of each user.
-        summary: Counts (users and items kept, interactions, users dropped and why) and the protocol settings.
+        test_items: int64 array of shape (n_users,), the test item of each user (-1 where not read).
+        summary: Counts (users and items kept, interactions, users dropped and why) and the protocol settings,
+            ``heldout_rule`` among them.
     """
 
     train_indptr: np.ndarray
@@ -98,8 +119,15 @@ class LeaveOneOutSplit:
 
 
 def _dedupe_sorted(interactions: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """Rows sorted by (user, time, line), first occurrence of each (user, item) only."""
-    order = np.lexsort((interactions.line, interactions.timestamp, interactions.user))
+    """Rows sorted by (user, time, line), or by (user, item) without time; one row of each (user, item) pair.
+
+    With time the earliest row of a pair is kept; without time the rows of a pair are alike (binarised), and the
+    result does not depend on the order of the lines.
+    """
+    if interactions.has_time:
+        order = np.lexsort((interactions.line, interactions.timestamp, interactions.user))
+    else:
+        order = np.lexsort((interactions.item, interactions.user))
     user, item = interactions.user[order], interactions.item[order]
     pair = user * np.int64(interactions.n_items) + item
     _, first = np.unique(pair, return_index=True)
@@ -124,33 +152,35 @@ def _draw_negatives(rng: np.random.Generator, n_items: int, owned: np.ndarray, n
     return np.asarray(picked, dtype=np.int64)
 
 
-def leave_one_out(
-    interactions: Interactions,
-    *,
-    min_interactions: int = MIN_INTERACTIONS,
-    n_negatives: int = N_EVAL_NEGATIVES,
-    seed: int = SPLIT_SEED,
-) -> LeaveOneOutSplit:
-    """Split interactions by time, leave-one-out, with fixed sampled negatives (see the module docstring).
+def _random_heldout(indptr: np.ndarray, user_ids: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of each user's test and validation item, drawn from a generator of (``seed``, the user's raw id).
 
     Args:
-        interactions: The table read by a loader of :mod:`harness.data.interactions`.
-        min_interactions: Users with fewer distinct items are dropped; at least 3.
-        n_negatives: Negatives per user for validation, and as many again for test.
-        seed: Seed of the negatives and of the order of the test candidates.
+        indptr: int64 array of shape (n_users + 1,), each user's rows (sorted by item id) in the table.
+        user_ids: str array of shape (n_users,), the raw id of each user.
+        seed: The protocol's seed.
 
     Returns:
-        The split; ``summary`` counts the users dropped (``n_users_dropped_few`` below ``min_interactions``,
-        ``n_users_dropped_no_room`` without ``2 * n_negatives`` untouched items).
-
-    Raises:
-        ValueError: ``min_interactions < 3``, or no user is left.
+        Two int64 arrays of shape (n_users,): the row of the test item and the row of the validation item, two
+        distinct rows of the user's block, each position equally likely whatever the order of the file.
     """
-    if min_interactions < 3:
-        msg = f"min_interactions must be >= 3 (a training, a validation and a test item); got {min_interactions}."
-        raise ValueError(msg)
-    user, item = _dedupe_sorted(interactions)
-    counts = np.bincount(user, minlength=interactions.n_users)
+    salt = zlib.crc32(b"fedrec-heldout")
+    test_rows = np.empty(len(user_ids), dtype=np.int64)
+    val_rows = np.empty(len(user_ids), dtype=np.int64)
+    for u, raw in enumerate(user_ids.tolist()):
+        rng = np.random.default_rng([seed, salt, zlib.crc32(str(raw).encode())])
+        n = int(indptr[u + 1] - indptr[u])
+        test = int(rng.integers(n))
+        val = int(rng.integers(n - 1))
+        val += val >= test
+        test_rows[u], val_rows[u] = indptr[u] + test, indptr[u] + val
+    return test_rows, val_rows
+
+
+def _kept_users(user: np.ndarray, item: np.ndarray, n_users: int, min_interactions: int,
+                n_negatives: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Users kept, users with too few interactions, users without room for negatives, items kept (sorted)."""
+    counts = np.bincount(user, minlength=n_users)
     few = counts < min_interactions
     keep_users = ~few
     no_room = np.zeros_like(few)
@@ -158,9 +188,51 @@ def leave_one_out(
         kept_items = np.unique(item[keep_users[user]])
         lacking = keep_users & (len(kept_items) - counts < 2 * n_negatives)
         if not lacking.any():
-            break
+            return keep_users, few, no_room, kept_items
         no_room |= lacking
         keep_users &= ~lacking
+
+
+def leave_one_out(
+    interactions: Interactions,
+    *,
+    min_interactions: int = MIN_INTERACTIONS,
+    n_negatives: int = N_EVAL_NEGATIVES,
+    seed: int = SPLIT_SEED,
+) -> LeaveOneOutSplit:
+    """Split interactions leave-one-out, by time or at random, with fixed sampled negatives (module docstring).
+
+    Args:
+        interactions: The table read by a loader of :mod:`harness.data.interactions`; its ``has_time`` picks the
+            rule of the held-out items (:data:`HELDOUT_RULES`).
+        min_interactions: Users with fewer distinct items are dropped; at least 3.
+        n_negatives: Negatives per user for validation, and as many again for test.
+        seed: Seed of the held-out items without time, of the negatives and of the order of the test candidates.
+
+    Returns:
+        The split; ``summary`` counts the users dropped (``n_users_dropped_few`` below ``min_interactions``,
+        ``n_users_dropped_no_room`` without ``2 * n_negatives`` untouched items) and names the ``heldout_rule``.
+
+    Raises:
+        ValueError: ``min_interactions < 3``, or no user is left.
+
+    Example:
+        >>> from harness.data.interactions import Interactions
+        >>> rows = [(u, 10 * u + i) for u in range(5) for i in range(5)]
+        >>> user, item = (np.array(c) for c in zip(*rows))
+        >>> table = Interactions(user, item, np.ones(25), np.arange(25), np.arange(1, 26), np.array(list("abcde")),
+        ...                      np.array([str(i) for i in range(50)]), "demo", has_time=False)
+        >>> split = leave_one_out(table, n_negatives=9)
+        >>> split.summary["heldout_rule"], split.n_users, split.val_candidates.shape
+        ('random', 5, (5, 10))
+    """
+    if min_interactions < 3:
+        msg = f"min_interactions must be >= 3 (a training, a validation and a test item); got {min_interactions}."
+        raise ValueError(msg)
+    user, item = _dedupe_sorted(interactions)
+    n_duplicates = len(interactions) - len(user)
+    keep_users, few, no_room, kept_items = _kept_users(user, item, interactions.n_users, min_interactions,
+                                                       n_negatives)
     if not keep_users.any():
         msg = (
             f"{interactions.path}: no user is left after dropping {int(few.sum())} user(s) with fewer than "
@@ -174,7 +246,11 @@ def leave_one_out(
     user, item = user_code[user[rows]], item_code[item[rows]]
     n_users, n_items = int(keep_users.sum()), len(kept_items)
     indptr = np.concatenate([[0], np.cumsum(np.bincount(user, minlength=n_users))])
-    last, second = indptr[1:] - 1, indptr[1:] - 2
+    rule = "time" if interactions.has_time else "random"
+    if rule == "time":
+        last, second = indptr[1:] - 1, indptr[1:] - 2
+    else:
+        last, second = _random_heldout(indptr, np.asarray(interactions.user_ids)[keep_users], seed)
     train_mask = np.ones(len(user), dtype=bool)
     train_mask[last] = False
     train_mask[second] = False
@@ -191,10 +267,11 @@ def leave_one_out(
     summary = {
         "protocol_version": PROTOCOL_VERSION,
         "split_seed": seed,
+        "heldout_rule": rule,
         "min_interactions": min_interactions,
         "n_negatives": n_negatives,
         "n_rows_read": len(interactions),
-        "n_duplicates_dropped": len(interactions) - int(np.sum(counts)),
+        "n_duplicates_dropped": n_duplicates,
         "n_users_read": interactions.n_users,
         "n_items_read": interactions.n_items,
         "n_users_dropped_few": int(few.sum()),
@@ -211,37 +288,71 @@ def leave_one_out(
     )
 
 
-def processed_folder(root: Path, subset: str) -> Path:
-    """Return ``<root>/processed/v<PROTOCOL_VERSION>/<subset>``, where the split of a subset lives."""
-    return Path(root) / "processed" / f"v{PROTOCOL_VERSION}" / subset
+def source_files(root: Path, subset: str) -> list[Path]:
+    """The files a subset's split is computed from, whose content its cache key hashes.
+
+    Every file of the subset folder ``<root>/<subset>/`` (MovieLens, Lastfm-2K); else the files
+    ``<root>/<subset>.*`` (one file per subset, as Amazon's CSVs); else the files directly in ``root`` (a root
+    that is itself the subset). Hidden files are left out.
+
+    Returns:
+        The files, sorted by path.
+    """
+    root = Path(root)
+    folder = root / subset
+    if folder.is_dir():
+        found = [p for p in folder.rglob("*") if p.is_file()]
+    else:
+        found = [p for p in root.glob(f"{subset}.*") if p.is_file()] or [p for p in root.iterdir() if p.is_file()]
+    return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def split_folder(root: Path, dataset: str, subset: str, *, loader: str, cache_root: Path | None = None) -> Path:
+    """Return the cache folder of a subset's split (not created; see :func:`harness.cache.derived_folder`).
+
+    Args:
+        root: The dataset folder.
+        dataset: The dataset card's name.
+        subset: The subset.
+        loader: The card's loader target (``"module:function"``); part of the key, as the file format decides
+            the held-out rule.
+        cache_root: The cache of derived files; ``None`` means its default.
+
+    Returns:
+        ``<cache>/fedrec/<dataset>/<subset>/v<PROTOCOL_VERSION>-<key>``, ``<key>`` hashing the dataset folder's
+        fingerprint, the content of :func:`source_files`, ``loader`` and :data:`PROTOCOL_VERSION`.
+    """
+    from harness.cache import content_digest, derived_folder
+    from harness.cards import dataset_fingerprint
+
+    extra = {"sources": content_digest(source_files(root, subset), root=root), "loader": loader}
+    return derived_folder(_TRACK, dataset, subset, fingerprint=dataset_fingerprint(root), version=PROTOCOL_VERSION,
+                          extra=extra, cache_root=cache_root)
 
 
 def write_split(split: LeaveOneOutSplit, folder: Path) -> None:
-    """Write the split's :data:`SPLIT_FILES` into ``folder`` atomically (a temporary folder, then a rename).
+    """Write the split's :data:`SPLIT_FILES` into ``folder`` atomically (:func:`harness.cache.write_folder`).
 
     A folder that already exists is left as it is (another process wrote the same split first).
+
+    Raises:
+        OSError: The folder cannot be written.
     """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for name in ("train_indptr", "train_items", "val_candidates", "test_candidates", "test_items"):
-        np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(split, name), dtype=np.int64))
-    (tmp / "summary.json").write_text(json.dumps(split.summary, indent=1, sort_keys=True) + "\n")
-    try:
-        tmp.rename(folder)
-    except OSError:
-        if not folder.is_dir():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
+    from harness.cache import write_folder
+
+    def fill(tmp: Path) -> None:
+        for name in ("train_indptr", "train_items", "val_candidates", "test_candidates", "test_items"):
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(split, name), dtype=np.int64))
+        (tmp / "summary.json").write_text(json.dumps(split.summary, indent=1, sort_keys=True) + "\n")
+
+    write_folder(folder, fill)
 
 
 def read_split(folder: Path, *, with_test: bool = True) -> LeaveOneOutSplit:
     """Read a split written by :func:`write_split`.
 
     Args:
-        folder: The processed folder of one subset.
+        folder: The split's folder.
         with_test: Read the test items too (the runner's process only; a job reads the candidates alone).
 
     Raises:
@@ -260,15 +371,68 @@ def read_split(folder: Path, *, with_test: bool = True) -> LeaveOneOutSplit:
     )
 
 
-def ensure_split(root: Path, subset: str, load: Any) -> Path:
-    """Return the processed folder of ``subset``, writing the split first when it is not there.
+def _complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in SPLIT_FILES)
+
+
+def _compute(root: Path, subset: str, loader: str) -> LeaveOneOutSplit:
+    from harness.registry import load_target
+
+    return leave_one_out(load_target(loader)(root, subset))
+
+
+def ensure_split(root: Path, dataset: str, subset: str, *, loader: str, cache_root: Path | None = None) -> Path:
+    """Return the cache folder of ``subset``'s split, writing the split first when it is not there.
 
     Args:
-        root: The dataset folder.
+        root: The dataset folder (only read).
+        dataset: The dataset card's name.
         subset: The subset.
-        load: The card's loader, ``load(root, subset) -> Interactions``.
+        loader: The card's loader target, ``load(root, subset) -> Interactions``.
+        cache_root: The cache of derived files; ``None`` means its default.
+
+    Raises:
+        OSError: The cache cannot be written.
     """
-    folder = processed_folder(root, subset)
-    if not all((folder / name).is_file() for name in SPLIT_FILES):
-        write_split(leave_one_out(load(root, subset)), folder)
+    folder = split_folder(root, dataset, subset, loader=loader, cache_root=cache_root)
+    if not _complete(folder):
+        write_split(_compute(root, subset, loader), folder)
     return folder
+
+
+def load_split(
+    root: Path,
+    dataset: str,
+    subset: str,
+    *,
+    loader: str,
+    cache_root: Path | None = None,
+    with_test: bool = True,
+) -> LeaveOneOutSplit:
+    """The split of ``subset``: read from the cache, written there first when missing, computed here if it cannot be.
+
+    Args:
+        root: The dataset folder (only read).
+        dataset: The dataset card's name.
+        subset: The subset.
+        loader: The card's loader target.
+        cache_root: The cache of derived files; ``None`` means its default.
+        with_test: Keep the test items (else ``test_items`` is all -1).
+
+    Returns:
+        The same arrays either way; a cache that cannot be written is logged as a warning.
+    """
+    folder = split_folder(root, dataset, subset, loader=loader, cache_root=cache_root)
+    if not _complete(folder):
+        split = _compute(root, subset, loader)
+        try:
+            write_split(split, folder)
+        except OSError as exc:
+            logging.getLogger("parbench.job").warning(
+                "%s/%s: the split cannot be stored in the cache of derived files (%s); computed in this process. "
+                "Pass a writable --cache (or $PARBENCH_CACHE) to compute it once.", dataset, subset, exc)
+            if with_test:
+                return split
+            return LeaveOneOutSplit(split.train_indptr, split.train_items, split.val_candidates,
+                                    split.test_candidates, np.full(split.n_users, -1, dtype=np.int64), split.summary)
+    return read_split(folder, with_test=with_test)

@@ -2,10 +2,14 @@
 
 Protocol (PFedRec, Zhang et al. IJCAI 2023; :mod:`harness.tracks.fedrec.split`): interactions binarised, users
 with fewer than 3 interactions dropped (counted in the job log), leave-one-out by time (last = test, second
-last = validation), 99 sampled negatives for validation and 99 others for test, drawn once from a fixed seed
-and stored beside the data (``<dataset>/processed/v1/<subset>/``), so every method and seed sees the same.
-Methods run ``n_rounds`` rounds; the reported test numbers are those of the round with the best validation
-HR@10, which each method picks inside its job from validation data (training side).
+last = validation) where the data records time, and a seeded random test and validation item per user where it
+does not (Lastfm-2K: its file is sorted by artist id within each user, so "the last line" would always be the
+user's highest artist id), 99 sampled negatives for validation and 99 others for test, drawn once from a fixed
+seed and stored in the cache of derived files (``--cache``; :mod:`harness.cache`), never in the dataset folder,
+so every method and seed sees the same and the dataset may be read-only. The leaderboard's header states the rule
+of each dataset (:meth:`FedRecTrack.protocol`). Methods run ``n_rounds`` rounds; the reported test numbers are
+those of the round with the best validation HR@10, which each method picks inside its job from validation data
+(training side).
 
 Training negatives are drawn each round outside the user's training items (budget
 ``training_negatives="train"``): the validation and test items can be drawn, since nothing of the test may reach
@@ -18,8 +22,8 @@ in the client's last round is pushed down its own table (``methods/plgc/README.m
 
 Data contract:
 
-- ``load_train`` returns :class:`FedRecTrain`: every user's training items in time order, the validation
-  candidates (column 0 the validation item, then its 99 negatives), counts.
+- ``load_train`` returns :class:`FedRecTrain`: every user's training items in time order (item-id order where
+  the data has no time), the validation candidates (column 0 the validation item, then its 99 negatives), counts.
 - ``load_test_inputs`` returns :class:`FedRecInputs`: each user's 100 test candidates in a shuffled order (the
   job cannot tell the test item by its column), the number of items, and the users whose personalised item
   tables are measured for collapse.
@@ -54,10 +58,10 @@ from typing import Any
 import numpy as np
 
 from harness.api import Budget, Predictions, Track
-from harness.errors import InvalidPredictionError
+from harness.errors import InvalidPredictionError, ParbenchError
 from harness.options import option
 from harness.registry import load_target
-from harness.tracks.fedrec.split import ensure_split, read_split
+from harness.tracks.fedrec.split import PROTOCOL_VERSION, ensure_split, load_split
 
 __all__ = [
     "N_CANDIDATES",
@@ -116,7 +120,8 @@ class FedRecTrain:
     Attributes:
         n_items: Number of items.
         train_indptr: int64 array of shape (n_users + 1,), CSR offsets into ``train_items``.
-        train_items: int64 array of shape (n_train,), each user's training items in time order.
+        train_items: int64 array of shape (n_train,), each user's training items in time order (item-id order
+            where the data has no time).
         val_candidates: int64 array of shape (n_users, 100); column 0 is the validation item.
         summary: Counts of the split (users kept and dropped, items, interactions).
         heldout_items: int64 array of shape (n_users, 2), each user's validation and test item, which it must
@@ -244,6 +249,7 @@ class FedRecTrack(Track):
     #: The test inputs are rows of users in user-id order, the key the training data shares, and each user's
     #: 100 candidates are already in a shuffled order (the held-out item's column tells nothing): no order to hide.
     shuffle_test = False
+    protocol_version = PROTOCOL_VERSION
     default_dataset = "synth_movielens"
     budget_datasets = {"paper": "movielens_100k"}
     budget_subsets = {"smoke": ("tiny",), "default": ("ml100k_size",)}
@@ -257,15 +263,41 @@ class FedRecTrack(Track):
         compiled.warm_up()
 
     def subsets(self, root: Path, card: Any) -> list[str]:
-        """Subsets on disk; writes each one's processed split on first use (before the runner fingerprints)."""
+        """Subsets on disk; writes each one's split into the cache on first use, so that the jobs only read it.
+
+        A cache that cannot be written is logged; each job then computes the split itself (the same arrays).
+        """
         names = list(load_target(card.subsets_lister)(root))
-        loader = load_target(card.loader)
+        legacy = Path(root) / "processed"
+        if legacy.is_dir() and any(legacy.glob("v*/*/summary.json")):
+            logging.getLogger(__name__).warning(
+                "%s: a split written by an earlier version lies in the dataset folder (%s); it is no longer read, "
+                "and it counts in the folder's fingerprint: delete it.", card.name, legacy)
         for subset in names:
-            ensure_split(root, subset, loader)
+            try:
+                ensure_split(root, card.name, subset, loader=card.loader, cache_root=self.cache_root)
+            except OSError as exc:
+                if isinstance(exc, ParbenchError):  # a data file missing or unreadable: not the cache's fault
+                    raise
+                logging.getLogger(__name__).warning(
+                    "%s/%s: the split cannot be stored in the cache of derived files (%s); every job computes it. "
+                    "Pass a writable --cache (or $PARBENCH_CACHE).", card.name, subset, exc)
         return names
 
+    def protocol(self, card: Any) -> str:
+        """How the validation and test items of ``card``'s dataset are chosen, for the leaderboard's header."""
+        if card.timestamps:
+            rule = ("leave-one-out by time: each user's last interaction is the test item, the second last the "
+                    "validation item (ties of time by line of the file)")
+        else:
+            rule = ("the data records no time: each user's test and validation items are drawn at random from "
+                    "the user's items, seeded by the user's id, independent of the order of the file's lines")
+        return (f"{rule}; users with fewer than 3 interactions dropped; 99 sampled negatives for validation and 99 "
+                f"others for test, drawn once (split protocol v{PROTOCOL_VERSION})")
+
     def _split(self, root: Path, card: Any, subset: str, *, with_test: bool) -> Any:
-        return read_split(ensure_split(root, subset, load_target(card.loader)), with_test=with_test)
+        return load_split(root, card.name, subset, loader=card.loader, cache_root=self.cache_root,
+                          with_test=with_test)
 
 
     def load_train(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> FedRecTrain:
@@ -280,9 +312,11 @@ class FedRecTrack(Track):
         log = logging.getLogger("parbench.job")
         log.info(
             "%s/%s: %d users, %d items, %d interactions; dropped %d user(s) with fewer than %d interactions and "
-            "%d without %d untouched items; %d repeated (user, item) lines", card.name, subset, s["n_users"],
-            s["n_items"], s["n_interactions"], s["n_users_dropped_few"], s["min_interactions"],
-            s["n_users_dropped_no_room"], 2 * s["n_negatives"], s["n_duplicates_dropped"],
+            "%d without %d untouched items; %d repeated (user, item) lines; held-out items by %s (split v%s)",
+            card.name, subset, s["n_users"], s["n_items"], s["n_interactions"], s["n_users_dropped_few"],
+            s["min_interactions"], s["n_users_dropped_no_room"], 2 * s["n_negatives"], s["n_duplicates_dropped"],
+            "time" if s["heldout_rule"] == "time" else "a seeded random draw (the data has no time)",
+            s["protocol_version"],
         )
         heldout = None
         if pfedrec_sampling:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.cards import CACHE_FOLDER, dataset_fingerprint, load_card
+from harness.cards import dataset_fingerprint, load_card
 from harness.errors import BudgetError
 from harness.tracks.earlyexit import EarlyExitTrack, synth
 from harness.tracks.earlyexit.figures import speedup_curves
@@ -48,18 +48,21 @@ def test_split_holds_out_the_same_validation_images_per_class():
     assert np.array_equal(val, val_again) and np.bincount(labels[again]).tolist() == [2, 2, 2, 2]
 
 
-def test_load_train_caches_the_backbone_outside_the_fingerprint(tiny_root):
-    before = dataset_fingerprint(tiny_root)
-    train = TRACK.load_train(tiny_root, CARD, "all", _budget(), seed=0)
+def test_load_train_caches_the_backbone_in_the_cache_not_the_dataset(tiny_root, tmp_path):
+    track = EarlyExitTrack()
+    track.cache_root = tmp_path / "cache"
+    before, files = dataset_fingerprint(tiny_root), sorted(tiny_root.rglob("*"))
+    train = track.load_train(tiny_root, CARD, "all", _budget(), seed=0)
     assert train.images.shape == (80, 32, 32, 3) and train.val_images.shape == (20, 32, 32, 3)
     assert len(train.labels) == 80 and train.n_classes == 10
-    cached = list((tiny_root / CACHE_FOLDER / "earlyexit").glob("backbone-*.safetensors"))
-    assert len(cached) == 1 and dataset_fingerprint(tiny_root) == before
-    again = TRACK.load_train(tiny_root, CARD, "all", _budget(), seed=0)
+    folder = track.cache_root / "earlyexit" / CARD.name / "all"
+    assert len(list(folder.rglob("backbone-*.safetensors"))) == 1
+    assert sorted(tiny_root.rglob("*")) == files and dataset_fingerprint(tiny_root) == before
+    again = track.load_train(tiny_root, CARD, "all", _budget(), seed=0)
     for key, value in train.backbone.state.items():
         assert np.array_equal(value.numpy(), again.backbone.state[key].numpy())
-    TRACK.load_train(tiny_root, CARD, "all", _budget(), seed=1)
-    assert len(list((tiny_root / CACHE_FOLDER / "earlyexit").glob("backbone-*.safetensors"))) == 2
+    track.load_train(tiny_root, CARD, "all", _budget(), seed=1)
+    assert len(list(folder.rglob("backbone-*.safetensors"))) == 2
 
 
 def test_test_inputs_and_truth_line_up(tiny_root):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+from lastfm_cases import SUBSET, lastfm_lines, write_lastfm
 
 from harness.api import Predictions
 from harness.cards import load_card, resolve_dataset
@@ -13,7 +17,7 @@ from harness.metrics.ranking import ndcg_at_k
 from harness.runner import plan_run, run_plan
 from harness.store import Store
 from harness.tracks.fedrec import SPECTRA, FedRecInputs, FedRecTrack, FedRecTruth, spectrum
-from harness.tracks.fedrec.split import ensure_split, leave_one_out, processed_folder, read_split
+from harness.tracks.fedrec.split import ensure_split, leave_one_out, read_split, split_folder
 
 SEED = 0
 E2E_METHODS = ["central-mf", "fedmf", "pfedrec-plgc", "popularity"]
@@ -91,13 +95,13 @@ def synth(data_root):
     return root, card
 
 
-def test_split_files_are_written_once_and_read_by_every_loader(synth):
+def test_split_files_are_written_once_into_the_cache_and_read_by_every_loader(synth, cache_root):
     root, card = synth
-    folder = processed_folder(root, "tiny")
+    folder = split_folder(root, card.name, "tiny", loader=card.loader)
+    assert folder.is_relative_to(cache_root / "fedrec" / card.name / "tiny") and not folder.is_relative_to(root)
+    assert not list(root.rglob("*.npy")) and not (root / "processed").exists()  # nothing beside the data
     stamp = (folder / "test_candidates.npy").stat().st_mtime_ns
-    from harness.data.interactions import load_movielens_100k
-
-    assert ensure_split(root, "tiny", load_movielens_100k) == folder
+    assert ensure_split(root, card.name, "tiny", loader=card.loader) == folder
     assert (folder / "test_candidates.npy").stat().st_mtime_ns == stamp
     track = FedRecTrack()
     budget = track.budget("smoke")
@@ -159,6 +163,24 @@ def test_unknown_training_negatives_is_refused(synth):
     track = FedRecTrack()
     with pytest.raises(BudgetError, match=r"training_negatives must be one of train, all; got 'test'"):
         track.load_train(root, card, "tiny", track.budget("smoke", training_negatives="test"))
+
+
+def test_the_plan_fingerprint_joins_the_split_protocol_version(synth, data_root, monkeypatch):
+    from harness.cards import dataset_fingerprint
+
+    plan = plan_run("fedrec", budget="smoke", data_root=data_root, method_names=["popularity"])
+    assert plan.fingerprint != dataset_fingerprint(plan.root)  # the data and the protocol of its split
+    monkeypatch.setattr(FedRecTrack, "protocol_version", "next")
+    other = plan_run("fedrec", budget="smoke", data_root=data_root, method_names=["popularity"])
+    assert other.fingerprint != plan.fingerprint and other.jobs[0].key != plan.jobs[0].key  # never resumed
+
+
+def test_protocol_text_follows_the_cards_timestamps():
+    track = FedRecTrack()
+    assert track.protocol(load_card("synth_movielens")).startswith("leave-one-out by time")
+    text = track.protocol(load_card("lastfm_2k"))
+    assert text.startswith("the data records no time: each user's test and validation items are drawn at random")
+    assert "independent of the order of the file's lines" in text and "split protocol v2" in text
 
 
 def _truth(n_users=3, n_items=6, n_rounds=2):
@@ -256,6 +278,7 @@ def test_smoke_grid_through_the_runner_then_leaderboard_and_figure(synth, data_r
     assert "dropped 3 user(s) with fewer than 3 interactions" in logs
     md = write_track_leaderboard(FedRecTrack(), tmp_path, budget="smoke").read_text()
     assert "![synth_movielens-tiny-spectra](fedrec/synth_movielens-tiny-spectra.png)" in md and "spectrum_" not in md
+    assert "- protocol: leave-one-out by time: each user's last interaction is the test item" in md
     assert (tmp_path / "leaderboards" / "fedrec" / "synth_movielens-tiny-spectra.png").stat().st_size > 10_000
     again = plan_run("fedrec", budget="smoke", data_root=data_root, method_names=["fedmf"])
     assert again.fingerprint == plan.fingerprint  # the stored split does not change the folder's fingerprint
@@ -264,3 +287,76 @@ def test_smoke_grid_through_the_runner_then_leaderboard_and_figure(synth, data_r
     second = Store(tmp_path / "again").read("fedrec").set_index("metric")["value"]
     assert first.loc[["hr_at_10", "full_ndcg_at_10", "erank_global"]].equals(
         second.loc[["hr_at_10", "full_ndcg_at_10", "erank_global"]])
+
+
+READ_ONLY_RUN = """
+import json, sys
+from pathlib import Path
+from harness.runner import plan_run, run_plan
+from harness.store import Store
+
+view, cache, results = map(Path, sys.argv[1:4])
+try:
+    (view / "probe").write_text("x")
+except OSError as exc:
+    print("data root read-only, errno", exc.errno)
+else:
+    sys.exit(f"{view} is writable")
+plan = plan_run("fedrec", budget="smoke", dataset="lastfm_2k", data_root=view, method_names=["popularity"], cache=cache)
+summary = run_plan(plan, Store(results), progress=False)
+print(json.dumps({"counts": dict(summary.counts), "failed": summary.failed}))
+"""
+
+
+def _read_only_prefix(source, view):
+    """A command prefix under which ``view`` is a read-only view of ``source``, or the reason there is none.
+
+    A read-only bind mount in a private mount namespace (``unshare -rm``: it vanishes with the command, and needs
+    no privilege where user namespaces are allowed); else, for a user other than root, the copy's permission bits.
+    As root without a private mount namespace nothing stops a write, and the test is skipped.
+    """
+    import shutil
+    import subprocess
+
+    unshare = shutil.which("unshare")
+    script = 'mount --bind "$0" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    if unshare is not None:
+        prefix = [unshare, "-rm", "sh", "-c", script, str(source), str(view)]
+        if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0:
+            return prefix, ""
+    if os.geteuid() != 0:
+        for path in [source, *source.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        view.rmdir()
+        view.symlink_to(source, target_is_directory=True)
+        return [], ""
+    return None, "running as root without unshare -rm: neither a read-only bind mount nor permission bits work here"
+
+
+def test_the_track_runs_on_a_read_only_dataset_folder(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import harness
+
+    source = write_lastfm(tmp_path / "data" / "lastfm_2k", lastfm_lines())
+    before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
+    view = tmp_path / "view"
+    view.mkdir()
+    prefix, reason = _read_only_prefix(source.parent, view)
+    if prefix is None:
+        pytest.skip(reason)
+    cache, results = tmp_path / "cache", tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(Path(harness.__file__).resolve().parents[1])}
+    done = subprocess.run([*prefix, sys.executable, "-c", READ_ONLY_RUN, str(view), str(cache), str(results)],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "data root read-only" in done.stdout
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["counts"] == {"ok": 1}, outcome
+    rows = Store(results).read("fedrec")
+    hr = float(rows.loc[rows["metric"] == "hr_at_10", "value"].iloc[0])
+    assert rows["subset"].unique().tolist() == [SUBSET] and 0.0 < hr <= 1.0
+    assert list((cache / "fedrec" / "lastfm_2k" / SUBSET).glob("v*/summary.json"))  # the split went to the cache
+    assert {p: p.read_bytes() for p in source.rglob("*") if p.is_file()} == before  # the data is as it was
