@@ -6,7 +6,8 @@ dataset (the embedded synthetic MVTec-AD layout, generated on first use), for a 
 overrides, and prints one table: mean image AUROC, AUPRO, pixel AUROC and fit seconds per
 (configuration, method) over the chosen categories and seeds.
 
-The grid starts from the budget's own values (``default``: 128 px since 2026-12-07, 96 px before; ``layer1`` + ``layer2``, 100 steps).
+The grid starts from the budget's own values (``default``: 128 px since 2026-12-07, 96 px before; ``layer1`` +
+``layer2``, 100 steps).
 ``--grid axes`` (the default) changes one factor at a time: every ``--steps`` value at the default
 size and layers, every ``--image-sizes`` value and every ``--layers`` value at the default steps.
 ``--grid full`` runs the cross product. Baselines (``--baselines``) run only where ``max_steps`` is

@@ -1,5 +1,7 @@
-"""Baselines of the earlyexit track: linear exits (ViT-EE / DeeBERT, PABEE, PCEE), a learned exit policy (BERxiT)
-and the static lower envelope (the backbone truncated after each block). See ``README.md``.
+"""Baselines of the earlyexit track: linear exits, a learned exit policy and the static lower envelope.
+
+Linear exits (ViT-EE / DeeBERT, PABEE, PCEE), a learned exit policy (BERxiT) and the backbone truncated after each
+block. See ``README.md``.
 """
 
 from baselines.earlyexit.linear import LinearExits, Pabee, Pcee, StaticTruncation

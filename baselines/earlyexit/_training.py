@@ -25,7 +25,7 @@ __all__ = ["freeze", "train_two_stage", "train_weighted"]
 def freeze(vit: nn.Module) -> None:
     """Stop every gradient into the backbone and put it in eval mode (the frozen first stage)."""
     vit.eval()
-    vit.requires_grad_(False)
+    vit.requires_grad_(requires_grad=False)
 
 
 def train_two_stage(method: EarlyExitMethod, train: Any, vit: nn.Module, net: ExitNet, heads: nn.ModuleList) -> None:

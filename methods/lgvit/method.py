@@ -105,7 +105,7 @@ class Lgvit(EarlyExitMethod):
     def _stage_two(self, train: Any, vit: nn.Module, net: ExitNet, heads: nn.ModuleList, kinds: list[str]) -> None:
         cfg = self.config
         vit.eval()
-        vit.requires_grad_(False)
+        vit.requires_grad_(requires_grad=False)
         heads.train()
         strides = [head.stride for head in heads]
 

@@ -95,7 +95,7 @@ class _Py2Writer(pickle._Pickler):  # the pure-Python pickler: its dispatch tabl
         order = array.dtype.str[0] if array.dtype.itemsize > 1 else "|"
         self.save((3, Py2Str(order.encode()), None, None, None, -1, -1, 0))
         self.write(pickle.BUILD)
-        self.save(False)
+        self.save(False)  # noqa: FBT003 - the pickled value itself
         self.save(Py2Str(array.tobytes()))
         self.write(pickle.TUPLE + pickle.BUILD)
 

@@ -124,7 +124,7 @@ def build_vit(spec: BackboneSpec, *, seed: int) -> nn.Module:
             except TypeError as exc:  # an architecture without an input size: not a ViT
                 raise ValueError(_not_a_vit(spec.arch, str(exc))) from exc
     if not isinstance(model, VisionTransformer):
-        raise ValueError(_not_a_vit(spec.arch, f"a {type(model).__name__}"))
+        raise ValueError(_not_a_vit(spec.arch, f"a {type(model).__name__}"))  # noqa: TRY004 - a wrong setting
     return model
 
 
@@ -201,8 +201,8 @@ def make_exit_net(vit: nn.Module, heads: Sequence[nn.Module], exit_depths: Seque
     """
     depths = [int(d) for d in exit_depths]
     depth = len(vit.blocks)
-    if len(depths) != len(heads) + 1 or depths[-1] != depth or any(b <= a for a, b in zip(depths, depths[1:])) \
-            or depths[0] < 1:
+    increasing = all(a < b for a, b in zip(depths, depths[1:], strict=False))
+    if len(depths) != len(heads) + 1 or depths[-1] != depth or not increasing or depths[0] < 1:
         msg = (
             f"exit_depths of make_exit_net must increase from >= 1 to the backbone's depth {depth}, one more than the "
             f"{len(heads)} heads (the last exit is the model's classifier); got {depths}."

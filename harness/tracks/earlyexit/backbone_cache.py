@@ -70,7 +70,7 @@ def _save(path: Path, state: dict[str, torch.Tensor], record: dict[str, Any]) ->
 
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     tmp.write_bytes(save({k: v.contiguous() for k, v in state.items()}))
-    os.replace(tmp, path)
+    tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
 
 

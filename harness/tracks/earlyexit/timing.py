@@ -27,11 +27,10 @@ transformer block.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import time
 
 import numpy as np
 import torch

@@ -58,14 +58,14 @@ def _slow_value_at(points, x):
     xs = sorted(best)
     if x > xs[-1]:
         return 0.0
-    for a, b in zip(xs, xs[1:]):
+    for a, b in zip(xs, xs[1:], strict=False):
         if a <= x <= b:
             return best[a] + (x - a) / (b - a) * (best[b] - best[a]) if b > a else best[a]
     return best[xs[-1]]
 
 
 def _slow_summary(speedups, accuracies, full_accuracy, high):
-    points = [*zip(speedups, accuracies), (1.0, full_accuracy)]
+    points = [*zip(speedups, accuracies, strict=True), (1.0, full_accuracy)]
     fastest = max(s for s, _ in points)
     # a fine grid with every vertex, and the drop to 0 just past the fastest point: the trapezoids are exact
     knots = [s for s, _ in points if 1.0 < s < high] + ([fastest * (1 + 1e-13)] if fastest < high else [])
@@ -75,7 +75,7 @@ def _slow_summary(speedups, accuracies, full_accuracy, high):
     at = {p: (_slow_value_at(points, p) if p <= fastest else 0.0) for p in (1.5, 2.0)}
     target = full_accuracy - 0.01
     dense = np.linspace(min(s for s, _ in points), fastest, 20001)
-    kept = [x for x, v in zip(dense, (_slow_value_at(points, x) for x in dense)) if v >= target - 1e-12]
+    kept = [x for x, v in zip(dense, (_slow_value_at(points, x) for x in dense), strict=True) if v >= target - 1e-12]
     return auc, at[1.5], at[2.0], max(kept), fastest
 
 

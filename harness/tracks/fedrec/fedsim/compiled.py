@@ -155,8 +155,10 @@ def round_update(
 def _compact(
     samples: RoundSamples, own_items: torch.Tensor, own_rows: torch.Tensor, n_rows: torch.Tensor, n_items: int
 ) -> OwnRows:
-    """The kernel's personal rows (participant p's first ``n_rows[p]`` slots from ``samples.indptr[p]``), packed
-    and sorted by item within each participant."""
+    """Pack the kernel's personal rows, sorted by item within each participant.
+
+    Participant p's rows are the first ``n_rows[p]`` slots of ``own_rows`` from ``samples.indptr[p]`` on.
+    """
     owner = torch.repeat_interleave(torch.arange(len(n_rows)), n_rows)
     row_indptr = torch.zeros(len(n_rows) + 1, dtype=torch.int64)
     row_indptr[1:] = torch.cumsum(n_rows, 0)
