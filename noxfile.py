@@ -71,6 +71,13 @@ def perf_fedrec(session: nox.Session) -> None:
     session.run("python", "benchmarks/fedrec_speed.py", *session.posargs)
 
 
+@nox.session(name="perf-fedrec-memory", default=False)
+def perf_fedrec_memory(session: nox.Session) -> None:
+    """Benchmark peak memory and seconds per round of every fedrec method against users x items."""
+    _install(session)
+    session.run("python", "benchmarks/fedrec_memory.py", *session.posargs)
+
+
 @nox.session(name="perf-wsol", default=False)
 def perf_wsol(session: nox.Session) -> None:
     """Benchmark MaxBoxAccV2 on 5,794 maps of 224 px against a per-image OpenCV contour loop."""

@@ -12,6 +12,7 @@ parallel loop (numba); ``simulate`` takes it where it applies and gives the same
 Modules: :mod:`~harness.tracks.fedrec.fedsim.models` (FedMF, FedNCF and PFedRec score models),
 :mod:`~harness.tracks.fedrec.fedsim.sampling` (the round's samples), :mod:`~harness.tracks.fedrec.fedsim.client`,
 :mod:`~harness.tracks.fedrec.fedsim.compiled`, :mod:`~harness.tracks.fedrec.fedsim.server`,
+:mod:`~harness.tracks.fedrec.fedsim.personal` (the clients' personal item tables, stored as their own rows),
 :mod:`~harness.tracks.fedrec.fedsim.scoring` (candidate and full-ranking scores) and
 :mod:`~harness.tracks.fedrec.fedsim.simulation`.
 """
@@ -26,6 +27,7 @@ from harness.tracks.fedrec.fedsim.models import (
     PersonalHead,
     make_model,
 )
+from harness.tracks.fedrec.fedsim.personal import PersonalTables
 from harness.tracks.fedrec.fedsim.sampling import (
     ClientBatch,
     RoundLayout,
@@ -58,6 +60,7 @@ __all__ = [
     "MatrixFactorization",
     "NeuralCF",
     "PersonalHead",
+    "PersonalTables",
     "RoundLayout",
     "RoundSamples",
     "UpdateSums",

@@ -128,26 +128,34 @@ def _download(items_of, first, n, items, slot, row_items, local, table):  # prag
 
 
 @_jit(fastmath=_FAST)
-def _upload(table, row_items, n_rows, items, weight, personal, user, keep_personal, total):  # pragma: no cover
-    """Add the weighted change of the local rows to ``total``; keep them as the user's personal rows if asked."""
+def _upload(  # pragma: no cover - compiled
+    table, row_items, n_rows, items, weight, own_items, own_rows, first, keep_personal, total,
+):
+    """Add the weighted change of the local rows to ``total``; keep them as the participant's personal rows if asked.
+
+    The personal rows and their items go to ``own_rows[first:first + n_rows]`` and ``own_items[first:...]``.
+    """
     for r in range(n_rows):
         item = row_items[r]
         for d in range(items.shape[1]):
             total[item, d] += (table[r, d] - items[item, d]) * weight
     if keep_personal:
         for r in range(n_rows):
+            own_items[first + r] = row_items[r]
             for d in range(items.shape[1]):
-                personal[user, row_items[r], d] = table[r, d]
+                own_rows[first + r, d] = table[r, d]
 
 
 @_jit(parallel=True, fastmath=_FAST)
 def _train_participants(  # noqa: PLR0913 - numba takes plain arrays
-    indptr, keys, items_of, labels, users, weight, bias, items, fedavg_weight, personal, block_sums, losses,
-    n_rows_of, bad_keys, batch_size, lr, item_lr, two_step, has_bias, keep_personal,
+    indptr, keys, items_of, labels, users, weight, bias, items, fedavg_weight, own_items, own_rows, block_sums,
+    losses, n_rows_of, bad_keys, batch_size, lr, item_lr, two_step, has_bias, keep_personal,
 ):  # pragma: no cover - compiled
     """Every participant's local training (see the module docstring); blocks of participants run in parallel.
 
-    Block b adds its participants' uploads, in order, to ``block_sums[b]``.
+    Block b adds its participants' uploads, in order, to ``block_sums[b]``. Participant p's trained rows go to
+    ``own_rows[indptr[p]:indptr[p] + n_rows_of[p]]`` (items in ``own_items``, in order of first use) when
+    ``keep_personal``.
     """
     n_blocks, n_participants, n_items, dim = block_sums.shape[0], len(users), items.shape[0], items.shape[1]
     for block in _prange(n_blocks):
@@ -190,7 +198,7 @@ def _train_participants(  # noqa: PLR0913 - numba takes plain arrays
                 bias[user] = b
             losses[p] = loss_sum / max(1, (n + batch_size - 1) // batch_size)
             n_rows_of[p] = n_rows
-            _upload(table, row_items, n_rows, items, fedavg_weight[p], personal, user, keep_personal, total)
+            _upload(table, row_items, n_rows, items, fedavg_weight[p], own_items, own_rows, first, keep_personal, total)
 
 
 def train_participants(*arrays, n_threads: int) -> None:

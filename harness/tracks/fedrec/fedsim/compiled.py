@@ -29,7 +29,11 @@ import torch
 from harness.tracks.fedrec.fedsim.models import FedModel, MatrixFactorization, PersonalHead
 from harness.tracks.fedrec.fedsim.sampling import RoundSamples
 
-__all__ = ["is_available", "round_update", "supports", "warm_up"]
+__all__ = ["OwnRows", "is_available", "round_update", "supports", "warm_up"]
+
+#: A round's personal rows: ``(row_indptr (P + 1,), row_items (R,), rows (R, dim))``, participant p's rows
+#: ``row_indptr[p]:row_indptr[p + 1]``, items ascending within a participant.
+OwnRows = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 @lru_cache(maxsize=1)
@@ -80,8 +84,8 @@ def round_update(
     batch_size: int,
     lr: float,
     item_lr: float,
-    personal: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, int]:
+    keep_personal: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, int, OwnRows | None]:
     """Train every participant of the round locally; update their private parameters in place.
 
     Args:
@@ -92,13 +96,14 @@ def round_update(
         batch_size: Samples per local minibatch.
         lr: Learning rate of the private parameters.
         item_lr: Learning rate of the item rows.
-        personal: Optional float32 tensor of shape (n_users, n_items, dim): each participant's trained rows are
-            written into its own table there (the rest of its table is left as it is).
+        keep_personal: Also return every participant's trained rows (its personal rows, PFedRec).
 
     Returns:
-        ``(upload, losses, n_rows)``: the sum over participants of each trained row's change times the
+        ``(upload, losses, n_rows, own)``: the sum over participants of each trained row's change times the
         participant's FedAvg weight (``samples.n_positives``), float32 of shape (n_items, dim); each participant's
-        mean minibatch loss over its last epoch, float32 of shape (P,); the number of rows uploaded.
+        mean minibatch loss over its last epoch, float32 of shape (P,); the number of rows uploaded; under
+        ``keep_personal`` the trained rows as :data:`OwnRows` ``(row_indptr (P + 1,), row_items (R,), rows (R,
+        dim))``, items ascending within a participant, else None.
 
     Raises:
         RuntimeError: numba is not installed.
@@ -114,9 +119,7 @@ def round_update(
     two_step = isinstance(model, PersonalHead)
     weight = private["weight" if two_step else "user"]
     bias = private["bias"] if two_step else torch.zeros(1)
-    keep = personal is not None
-    personal = personal if keep else torch.zeros(1, 1, items.shape[1])
-    for name, tensor in (("private", weight), ("bias", bias), ("items", items), ("personal", personal)):
+    for name, tensor in (("private", weight), ("bias", bias), ("items", items)):
         if tensor.dtype != torch.float32 or not tensor.is_contiguous():
             msg = f"the compiled client step needs contiguous float32 {name} parameters, got {tensor.dtype}."
             raise TypeError(msg)
@@ -128,20 +131,41 @@ def round_update(
     losses = torch.empty(n_participants, dtype=torch.float32)
     n_rows_of = np.zeros(n_participants, dtype=np.int64)
     bad_keys = np.zeros(n_participants, dtype=np.bool_)
+    n_slots = len(samples.items) if keep_personal else 1
+    own_items = torch.zeros(n_slots, dtype=torch.int64)
+    own_rows = torch.zeros(n_slots, dim, dtype=torch.float32)
     from harness.tracks.fedrec.fedsim import _kernels  # noqa: PLC0415 - numba loads on first use
 
     _kernels.train_participants(
         samples.indptr.numpy(), samples.keys.numpy(), samples.items.numpy(), samples.labels.numpy(),
         samples.users.numpy(), weight.numpy(), bias.numpy(), items.numpy(),
-        samples.n_positives.to(torch.float32).numpy(), personal.numpy(), block_sums.numpy(), losses.numpy(),
-        n_rows_of, bad_keys, int(batch_size), float(lr), float(item_lr), two_step, two_step, keep,
+        samples.n_positives.to(torch.float32).numpy(), own_items.numpy(), own_rows.numpy(), block_sums.numpy(),
+        losses.numpy(), n_rows_of, bad_keys, int(batch_size), float(lr), float(item_lr), two_step, two_step,
+        bool(keep_personal),
         n_threads=torch.get_num_threads(),
     )
     if bad_keys.any():
         msg = (f"the sample keys of {int(bad_keys.sum())} participant(s) are not torch.rand draws (multiples of "
                f"2**-24 in [0, 1)); draw them with harness.tracks.fedrec.fedsim.sample_round or use the batched step.")
         raise ValueError(msg)
-    return block_sums.sum(0), losses, int(n_rows_of.sum())
+    own = _compact(samples, own_items, own_rows, torch.from_numpy(n_rows_of), n_items) if keep_personal else None
+    return block_sums.sum(0), losses, int(n_rows_of.sum()), own
+
+
+def _compact(
+    samples: RoundSamples, own_items: torch.Tensor, own_rows: torch.Tensor, n_rows: torch.Tensor, n_items: int
+) -> OwnRows:
+    """Pack the kernel's personal rows, sorted by item within each participant.
+
+    Participant p's rows are the first ``n_rows[p]`` slots of ``own_rows`` from ``samples.indptr[p]`` on.
+    """
+    owner = torch.repeat_interleave(torch.arange(len(n_rows)), n_rows)
+    row_indptr = torch.zeros(len(n_rows) + 1, dtype=torch.int64)
+    row_indptr[1:] = torch.cumsum(n_rows, 0)
+    slot = samples.indptr[:-1][owner] + torch.arange(len(owner)) - row_indptr[:-1][owner]
+    items = own_items[slot]
+    order = torch.argsort(owner * n_items + items)
+    return row_indptr, items[order], own_rows[slot[order]]
 
 
 def warm_up() -> None:

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 import torch
 
 from harness.tracks.fedrec.fedsim.models import FedModel
+from harness.tracks.fedrec.fedsim.personal import PersonalTables
 
 __all__ = ["FedState", "candidate_scores", "full_scores", "item_tables"]
 
 #: Users scored at once.
 USERS_PER_CHUNK = 256
+#: Most bytes of the item embeddings of one chunk of a full ranking ((users, n_items, dim) float32): fewer users per
+#: chunk for a large item table.
+FULL_CHUNK_BYTES = 64 << 20
 
 
 @dataclass
@@ -27,8 +31,9 @@ class FedState:
         private: Each private parameter, float32 of shape (n_users, ...); never sent to the server.
         items: float32 tensor of shape (n_items, dim), the global item table.
         dense: The dense shared parameters (global).
-        personal: Optional float32 tensor of shape (n_users, n_items, dim), each client's local item table (the
-            download of its last round with its trained rows in place); None when clients score with ``items``.
+        personal: Optional :class:`~harness.tracks.fedrec.fedsim.personal.PersonalTables`, each client's local item
+            table (the download of its last round with its trained rows in place); None when clients score with
+            ``items``.
         alpha: Optional float32 tensor of shape (n_users,): a client scores with ``alpha * personal + (1 - alpha)
             * items`` (PLGC); None: with ``personal`` alone (PFedRec), or ``items`` when there is no ``personal``.
     """
@@ -36,7 +41,7 @@ class FedState:
     private: dict[str, torch.Tensor]
     items: torch.Tensor
     dense: dict[str, torch.Tensor]
-    personal: torch.Tensor | None = None
+    personal: PersonalTables | None = None
     alpha: torch.Tensor | None = None
 
     def clone(self) -> FedState:
@@ -53,7 +58,7 @@ class FedState:
         """Embeddings users score with: of ``items`` (B, C) per user -> (B, C, dim); all items when None."""
         if self.personal is None:
             return self.items.expand(len(users), *self.items.shape) if items is None else self.items[items]
-        own = self.personal[users] if items is None else self.personal[users[:, None], items]
+        own = self.personal.gather(users, items)
         if self.alpha is None:
             return own
         shared = self.items.expand(len(users), *self.items.shape) if items is None else self.items[items]
@@ -93,8 +98,9 @@ def full_scores(model: FedModel, state: FedState, n_items: int) -> torch.Tensor:
     n_users = next(iter(state.private.values())).shape[0]
     out = torch.empty(n_users, n_items, dtype=torch.float32)
     every = torch.arange(n_items)
-    for start in range(0, n_users, USERS_PER_CHUNK):
-        users = torch.arange(start, min(start + USERS_PER_CHUNK, n_users))
+    width = max(1, min(USERS_PER_CHUNK, FULL_CHUNK_BYTES // max(1, 4 * n_items * state.items.shape[1])))
+    for start in range(0, n_users, width):
+        users = torch.arange(start, min(start + width, n_users))
         out[users] = _chunk_scores(model, state, users, every.expand(len(users), n_items))
     return out
 

@@ -15,7 +15,9 @@ Each round of :func:`simulate`:
    validation HR@10 (ties: the later round, as PFedRec) is kept as a snapshot for the test predictions.
 
 Personalised item tables. A model with ``personalised_items`` (PFedRec) gives each participant the table it
-fine-tuned this round: the global rows with its trained rows in place. A :class:`LocalGlobalView` (PLGC) keeps
+fine-tuned this round: the global rows with its trained rows in place, stored as those rows over the downloaded
+table (:class:`~harness.tracks.fedrec.fedsim.personal.PersonalTables`: memory grows with the sampled rows, not with
+users x items). A :class:`LocalGlobalView` (PLGC) keeps
 that local table L_u beside the frozen global table G and scores with ``alpha_u * L_u + (1 - alpha_u) * G``
 (:attr:`FedState.alpha`); ``alpha_u`` comes from the view at the start of each of the client's rounds, from its
 last local table and the fresh download on the round's samples. Training and uploads are the base method's,
@@ -39,6 +41,7 @@ import torch
 from harness.tracks.fedrec.fedsim import compiled
 from harness.tracks.fedrec.fedsim.client import Regulariser, client_update
 from harness.tracks.fedrec.fedsim.models import FedModel
+from harness.tracks.fedrec.fedsim.personal import PersonalTables
 from harness.tracks.fedrec.fedsim.sampling import ClientBatch, RoundSamples, layout_round, pack_clients, sample_round
 from harness.tracks.fedrec.fedsim.scoring import FedState, candidate_scores
 from harness.tracks.fedrec.fedsim.server import UpdateSums, accumulate_update, apply_fedavg, round_bytes
@@ -226,11 +229,31 @@ def _chunks(sizes: torch.Tensor, max_clients: int, max_samples: int) -> list[tor
     return chunks
 
 
-def _write_rows(table: torch.Tensor, batch: ClientBatch, rows: torch.Tensor) -> None:
-    """Write per-client rows (B, U, dim) into per-user tables (n_users, n_items, dim) at ``batch.item_index``."""
-    mask = batch.item_mask
-    users = batch.users[:, None].expand_as(batch.item_index)
-    table[users[mask], batch.item_index[mask]] = rows[mask]
+@dataclass
+class _OwnRowsOfRound:
+    """The trained rows of the round's participants, collected chunk by chunk for :meth:`PersonalTables.replace`."""
+
+    users: list[torch.Tensor] = field(default_factory=list)
+    counts: list[torch.Tensor] = field(default_factory=list)
+    items: list[torch.Tensor] = field(default_factory=list)
+    rows: list[torch.Tensor] = field(default_factory=list)
+
+    def add(self, batch: ClientBatch, rows: torch.Tensor) -> None:
+        """Keep the real rows of a batch's per-client rows (B, U, dim) (copies: the caller reuses ``rows``)."""
+        mask = batch.item_mask
+        self.users.append(batch.users)
+        self.counts.append(mask.sum(1))
+        self.items.append(batch.item_index[mask])
+        self.rows.append(rows[mask])
+
+    def store(self, personal: PersonalTables, table: torch.Tensor, version: int) -> None:
+        """Give the participants their new tables: the download ``table`` with these rows in place."""
+        if not self.users:
+            return
+        row_indptr = torch.zeros(sum(len(c) for c in self.counts) + 1, dtype=torch.int64)
+        row_indptr[1:] = torch.cumsum(torch.cat(self.counts), 0)
+        personal.replace(torch.cat(self.users), table, row_indptr, torch.cat(self.items), torch.cat(self.rows),
+                         version=version)
 
 
 def _train_chunk(
@@ -242,15 +265,20 @@ def _train_chunk(
     *,
     view: LocalGlobalView | None,
     client_step: Callable[..., Any],
+    own_rows: _OwnRowsOfRound,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Download, train and upload for the clients of one batch; update their private and personal state."""
+    """Download, train and upload for the clients of one batch; update their private state, collect their rows.
+
+    Their personal tables change only at the end of the round (:meth:`_OwnRowsOfRound.store`): a client is in one
+    batch of a round, so no later batch reads what this one trained.
+    """
     users, n_clients = batch.users, len(batch.users)
     private = {k: v[users] for k, v in state.private.items()}
     frozen = state.items.index_select(0, batch.item_index.reshape(-1)).view(*batch.item_index.shape, -1)
     dense = {k: v.expand(n_clients, *v.shape).clone() for k, v in state.dense.items()}
     alpha = None
     if view is not None:  # last round's local table against the fresh download, before training
-        personal = state.personal[users[:, None], batch.item_index]
+        personal = state.personal.gather(users, batch.item_index)
         alpha = view.weights(model, private, personal, frozen, dense, batch).detach()
         state.alpha[users] = alpha
     local = frozen
@@ -262,8 +290,7 @@ def _train_chunk(
     for name, value in new_private.items():
         state.private[name][users] = value
     if state.personal is not None:  # the client's local table: the download with its trained rows in place
-        state.personal[users] = state.items
-        _write_rows(state.personal, batch, new_local)
+        own_rows.add(batch, new_local)
     dense_delta = {k: new_dense[k] - dense[k] for k in dense}
     item_delta = new_local.sub_(local)  # the trained rows are not used again: their change in place
     accumulate_update(sums, batch.item_index, batch.item_mask, item_delta, dense_delta, batch.n_positives)
@@ -271,15 +298,15 @@ def _train_chunk(
 
 
 def _train_round_compiled(
-    model: FedModel, state: FedState, samples: RoundSamples, config: FedConfig, sums: UpdateSums
+    model: FedModel, state: FedState, samples: RoundSamples, config: FedConfig, sums: UpdateSums, version: int
 ) -> tuple[torch.Tensor, int]:
     """Download, train and upload for every participant at once with the compiled step; (losses, uploaded rows)."""
-    if state.personal is not None:  # each participant's local table: the download, then its trained rows
-        state.personal[samples.users] = state.items
-    upload, loss, n_rows = compiled.round_update(
+    upload, loss, n_rows, own = compiled.round_update(
         model, state.private, state.items, samples,
-        batch_size=config.batch_size, lr=config.lr, item_lr=config.item_lr, personal=state.personal,
+        batch_size=config.batch_size, lr=config.lr, item_lr=config.item_lr, keep_personal=state.personal is not None,
     )
+    if own is not None:  # each participant's local table: the download with its trained rows in place
+        state.personal.replace(samples.users, state.items, *own, version=version)
     sums.items += upload
     sums.weight += float(samples.n_positives.sum())
     return loss, n_rows
@@ -347,7 +374,7 @@ def simulate(
     items, dense = model.init_shared(data.n_items, generator)
     state = FedState(model.init_private(data.n_users, generator), items, dense)
     if view is not None or model.personalised_items:
-        state.personal = items.expand(data.n_users, *items.shape).clone()
+        state.personal = PersonalTables.start(data.n_users, items)
     if view is not None:
         state.alpha = torch.full((data.n_users,), 0.5)
     width = clients_per_chunk or config.clients_per_chunk
@@ -365,18 +392,23 @@ def simulate(
         sums = UpdateSums.zeros_like(state.items, state.dense)
         losses, alphas, n_rows = [], [], 0
         max_samples = config.samples_per_chunk if width > 1 else 0
+        version = round_index + 1  # the table downloaded this round (0: the initial one)
         if engine == "compiled":
-            loss, n_rows = _train_round_compiled(model, state, samples, config, sums)
+            loss, n_rows = _train_round_compiled(model, state, samples, config, sums, version)
             losses.append(loss)
         else:
             layout = layout_round(samples, data.n_items)
+            own_rows = _OwnRowsOfRound()
             for chunk in _chunks(sizes, width, max_samples):
                 batch = pack_clients(samples, chunk, data.n_items, layout)
-                loss, alpha = _train_chunk(model, state, batch, config, sums, view=view, client_step=client_step)
+                loss, alpha = _train_chunk(model, state, batch, config, sums, view=view, client_step=client_step,
+                                           own_rows=own_rows)
                 losses.append(loss)
                 if alpha is not None:
                     alphas.append(alpha)
                 n_rows += int(batch.item_mask.sum())
+            if state.personal is not None:
+                own_rows.store(state.personal, state.items, version)
         state.items, state.dense = apply_fedavg(state.items, state.dense, sums, server_lr=config.server_lr)
         up, down = round_bytes(len(users), n_rows, data.n_items, state.items.shape[1], n_dense)
         hr = validation_hit_rate(model, state, data, k=config.k)
