@@ -71,6 +71,19 @@ def test_uniformity_sampled_path_is_close_and_seeded():
     assert abs(sampled - exact) < 0.02
 
 
+def test_uniformity_sampled_path_in_blocks_sums_the_same_pairs(monkeypatch):
+    table = np.random.default_rng(73).standard_normal((200, 6))
+    whole = collapse.uniformity(table, max_pairs=5_000, seed=3)
+    monkeypatch.setattr(collapse, "PAIRS_PER_BLOCK", 333)  # blocks that do not divide the pairs
+    assert collapse.uniformity(table, max_pairs=5_000, seed=3) == pytest.approx(whole, abs=1e-12)
+    rng = np.random.default_rng(3)  # the same draws, summed by a slow loop
+    first = rng.integers(0, 200, size=5_000)
+    second = (first + rng.integers(1, 200, size=5_000)) % 200
+    unit = table / np.linalg.norm(table, axis=1, keepdims=True)
+    terms = [np.exp(-2.0 * float(np.sum((unit[a] - unit[b]) ** 2))) for a, b in zip(first, second, strict=True)]
+    assert collapse.uniformity(table, max_pairs=5_000, seed=3) == pytest.approx(np.log(np.mean(terms)), abs=1e-9)
+
+
 def test_uniformity_of_antipodal_points():
     assert collapse.uniformity(np.array([[1.0, 0.0], [-3.0, 0.0]])) == pytest.approx(-8.0)
 
