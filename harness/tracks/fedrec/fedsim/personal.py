@@ -32,6 +32,9 @@ class PersonalTables:
         base: int64 tensor of shape (n_users,), the version each client's table starts from.
         versions: Version -> float32 tensor of shape (n_items, dim), a global table as a client downloaded it.
             Never changed in place (the simulator's FedAvg returns a new table), so snapshots share them.
+
+    No tensor of the tables is changed in place either (:meth:`replace` builds new ones), so a snapshot
+    (:meth:`clone`) shares them and costs no memory.
         indptr: int64 tensor of shape (n_users + 1,); client u's own rows are ``indptr[u]:indptr[u + 1]``.
         items: int64 tensor of shape (R,), the item of each own row, ascending within a client.
         rows: float32 tensor of shape (R, dim), the own rows.
@@ -70,9 +73,8 @@ class PersonalTables:
         return sum(t.numel() * t.element_size() for t in held)
 
     def clone(self) -> PersonalTables:
-        """A snapshot that later rounds do not change (the versions are shared: nothing changes them)."""
-        return PersonalTables(self.n_items, self.base.clone(), dict(self.versions), self.indptr.clone(),
-                              self.items.clone(), self.rows.clone())
+        """A snapshot that later rounds do not change; it shares every tensor (none is changed in place)."""
+        return PersonalTables(self.n_items, self.base, dict(self.versions), self.indptr, self.items, self.rows)
 
     def gather(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         """Rows of ``items`` (B, C) in the tables of ``users`` (B,) -> float32 (B, C, dim); every item when None.
@@ -118,18 +120,27 @@ class PersonalTables:
             msg = f"version {version} of the personal tables is already another table; give each download its own id."
             raise ValueError(msg)
         self.versions[version] = table
-        self.base[users] = version
+        base = self.base.clone()
+        base[users] = version
+        self.base = base
         taking_part = torch.zeros(self.n_users, dtype=torch.bool)
         taking_part[users] = True
         old_owner = torch.repeat_interleave(torch.arange(self.n_users), self.indptr[1:] - self.indptr[:-1])
         keep = ~taking_part[old_owner]
         new_owner = torch.repeat_interleave(users, row_indptr[1:] - row_indptr[:-1])
-        owner = torch.cat([old_owner[keep], new_owner])
-        item = torch.cat([self.items[keep], row_items])
-        order = torch.argsort(owner * self.n_items + item)
-        self.items = item[order]
-        self.rows = torch.cat([self.rows[keep], rows])[order]
-        self.indptr = torch.zeros(self.n_users + 1, dtype=torch.int64)
-        self.indptr[1:] = torch.cumsum(torch.bincount(owner, minlength=self.n_users), 0)
+        if keep.any():
+            owner = torch.cat([old_owner[keep], new_owner])
+            item = torch.cat([self.items[keep], row_items])
+            rows = torch.cat([self.rows[keep], rows])
+        else:  # every client with rows takes part (every round by default): no copy of the old rows
+            owner, item = new_owner, row_items
+        key = owner * self.n_items + item
+        if len(key) > 1 and not bool((key[1:] > key[:-1]).all()):  # the compiled step's rows come sorted
+            order = torch.argsort(key)
+            owner, item, rows = owner[order], item[order], rows[order]
+        self.items, self.rows = item, rows
+        indptr = torch.zeros(self.n_users + 1, dtype=torch.int64)
+        indptr[1:] = torch.cumsum(torch.bincount(owner, minlength=self.n_users), 0)
+        self.indptr = indptr
         in_use = set(self.base.unique().tolist())
         self.versions = {k: v for k, v in self.versions.items() if k in in_use}

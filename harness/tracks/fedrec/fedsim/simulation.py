@@ -416,6 +416,7 @@ def simulate(
         curves["loss"][round_index] = float(torch.cat(losses).mean())
         curves["alpha"][round_index] = float(torch.cat(alphas).mean()) if alphas else float("nan")
         if hr >= best_hr:
+            best_state = None  # the old snapshot goes before the new one is taken
             best_hr, best_round, best_state = hr, round_index, state.clone()
         if log is not None and (round_index % 10 == 9 or round_index == config.n_rounds - 1):
             log.info("round %d: loss %.4f, validation HR@%d %.4f (best %.4f at round %d)", round_index + 1,
