@@ -115,7 +115,7 @@ def pretrain_tiny(config: dict[str, Any], images: np.ndarray, captions: list[str
         optimiser.step()
         schedule.step()
         if log is not None and (step % 100 == 0 or step == steps - 1):
-            log.info("tiny CLIP pre-training step %d/%d: loss %.4f", step + 1, steps, float(loss))
+            log.info("tiny CLIP pre-training step %d/%d: loss %.4f", step + 1, steps, float(loss.detach()))
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 

@@ -6,8 +6,8 @@ surface texture (:data:`TEXTURES`), a size (:data:`SIZES`) and a background (:da
 and the other attributes with probability one half each, e.g. ``"a photo of a large red striped disc on a dark
 background."``.
 
-The default classification set (``SynthObjects``) has ten classes, each a colour and a shape (:data:`CLASSES`); the
-first five are the base classes, the last five the novel ones (the track's base-to-novel split takes the first half
+The default classification set (``SynthObjects``) has twelve classes, each a colour and a shape (:data:`CLASSES`);
+the first six are the base classes, the last six the novel ones (the track's base-to-novel split takes the first half
 of the labels as base, as CoCoOp does). The novel combinations never occur among the pre-training images
 (:func:`pretraining_pairs`): the pre-trained model has seen each of their words with other words only, so
 recognising them takes composition, and base-to-novel generalisation is a real question.
@@ -62,10 +62,13 @@ COLOURS = MappingProxyType({"red": 0, "orange": 30, "yellow": 55, "green": 125, 
 TEXTURES = ("plain", "striped", "dotted")
 SIZES = ("small", "large")
 BACKGROUNDS = ("dark", "light")
-#: (colour, shape) of each class of the default set; the first half are base classes, the second half novel.
+#: (colour, shape) of each class of the default set; the first half are base classes, the second half novel. Inside
+#: each half every colour and every shape is shared by two classes, so no single word separates them.
 CLASSES = (
-    ("red", "disc"), ("blue", "square"), ("green", "triangle"), ("yellow", "ring"), ("purple", "cross"),
-    ("red", "square"), ("blue", "triangle"), ("green", "ring"), ("yellow", "cross"), ("purple", "disc"),
+    ("red", "disc"), ("red", "square"), ("blue", "square"), ("blue", "triangle"), ("green", "triangle"),
+    ("green", "disc"),
+    ("red", "triangle"), ("blue", "disc"), ("green", "square"), ("yellow", "disc"), ("yellow", "square"),
+    ("yellow", "triangle"),
 )
 #: The combinations the pre-training images never show (the novel classes).
 NOVEL_COMBOS = CLASSES[len(CLASSES) // 2:]
