@@ -1,1 +1,1 @@
-from prompt_cases import tiny_root  # noqa: F401 - the shared fixture
+from prompt_cases import _one_thread, tiny_root  # noqa: F401 - the shared fixtures

@@ -17,6 +17,17 @@ def budget(**overrides):
     return TRACK.budget("smoke", **{**FAST, **overrides})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """One torch thread, as a job gets on 2 cores: a second thread only spins when the other core is busy."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("prompt") / "synth"
