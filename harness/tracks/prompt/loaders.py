@@ -9,6 +9,7 @@ downstream is one code path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,9 @@ def shots_of(subset: str) -> int:
     return int(subset.removeprefix("shots"))
 
 
-def _lister(layout: CoopLayout):  # noqa: ANN202 - a small factory of module-level listers
+def _lister(layout: CoopLayout) -> Callable[[str | Path], list[str]]:
+    """A subsets lister of ``layout``: the shot subsets when the split file is in the folder."""
+
     def lister(root: str | Path) -> list[str]:
         return list(SHOT_SUBSETS) if (Path(root) / layout.split_file).is_file() else []
 
