@@ -259,6 +259,14 @@ TRACKS: dict[str, TrackEntry] = {
         "synthetic MovieLens-100K-format `u.data`",
         extras="plots",
     ),
+    "prompt": TrackEntry(
+        "harness.tracks.prompt:PromptTrack",
+        "prompt learning on a frozen CLIP: adaptive multi-modality prompts (AMMPL) against zero-shot CLIP, a linear "
+        "probe, CoOp, CoCoOp, MaPLe and VPT-shallow, few-shot and base-to-novel",
+        "synthetic CoOp-layout colour-and-shape objects, and a tiny CLIP pre-trained on their captions",
+        extras="prompt",
+        bench_jobs=2,
+    ),
     "reid": TrackEntry(
         "harness.tracks.reid:ReidTrack",
         "unsupervised person re-ID: pseudo-pair self-similarity against Cluster-Contrast, bottom-up clustering, a "
@@ -307,6 +315,10 @@ METHODS: dict[str, MethodEntry] = {
     "ammdnn-mse": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"loss": "mse"}),
     "ammdnn-no-attention": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"attention": False}),
     "ammdnn-single-task": MethodEntry("methods.ammdnn:Ammdnn", "teaching", {"multi_task": False}),
+    "ammpl": MethodEntry("methods.ammpl:Ammpl", "prompt"),
+    "ammpl-no-image-prompt": MethodEntry("methods.ammpl:Ammpl", "prompt", {"image_prompt": False}),
+    "ammpl-no-masking": MethodEntry("methods.ammpl:Ammpl", "prompt", {"masking": False}),
+    "ammpl-no-text-padding": MethodEntry("methods.ammpl:Ammpl", "prompt", {"text_padding": False}),
     "bcd-no-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"we_weight": 0.0}),
     "bcd-we": MethodEntry("methods.bcd_we:BcdWe", "wsol"),
     "berxit": MethodEntry("baselines.earlyexit:LearnedPolicy", "earlyexit", kind="baseline"),
@@ -315,6 +327,8 @@ METHODS: dict[str, MethodEntry] = {
     "center-box": MethodEntry("baselines.wsol:CenterBox", "wsol", kind="baseline"),
     "central-mf": MethodEntry("baselines.fedrec:CentralMF", "fedrec", kind="baseline"),
     "cluster-contrast": MethodEntry("baselines.reid:ClusterContrast", "reid", kind="baseline"),
+    "cocoop": MethodEntry("baselines.prompt:CoCoOp", "prompt", kind="baseline"),
+    "coop": MethodEntry("baselines.prompt:CoOp", "prompt", kind="baseline"),
     "ee-confidence": MethodEntry(
         "baselines.earlyexit:LinearExits", "earlyexit", {"rule": "confidence"}, kind="baseline"
     ),
@@ -337,6 +351,8 @@ METHODS: dict[str, MethodEntry] = {
     "lgvit-global-heads": MethodEntry("methods.lgvit:Lgvit", "earlyexit", {"heads": "global"}),
     "lgvit-local-heads": MethodEntry("methods.lgvit:Lgvit", "earlyexit", {"heads": "local"}),
     "lgvit-no-distillation": MethodEntry("methods.lgvit:Lgvit", "earlyexit", {"distillation": False}),
+    "linear-probe": MethodEntry("baselines.prompt:LinearProbe", "prompt", kind="baseline"),
+    "maple": MethodEntry("baselines.prompt:Maple", "prompt", kind="baseline"),
     "mean-predictor": MethodEntry("baselines.teaching:MeanPredictor", "teaching", kind="baseline"),
     "mlp-early": MethodEntry("baselines.teaching:MlpEarlyFusion", "teaching", kind="baseline"),
     "mlp-single-task": MethodEntry("baselines.teaching:MlpSingleTask", "teaching", kind="baseline"),
@@ -378,6 +394,8 @@ METHODS: dict[str, MethodEntry] = {
     "triple-measures-unweighted": MethodEntry(
         "methods.triple_measures:TripleMeasures", "active", {"probability_weighting": False}
     ),
+    "vpt-shallow": MethodEntry("baselines.prompt:VptShallow", "prompt", kind="baseline"),
+    "zero-shot": MethodEntry("baselines.prompt:ZeroShot", "prompt", kind="baseline"),
 }
 
 

@@ -31,7 +31,7 @@ FAULTS = {
     "toy-cuda-alloc": ("engine_faults:AllocatesOnDevice", "toy"),
 }
 #: Tracks that get a ``<track>-peek`` method.
-PEEK_TRACKS = ("active", "anomaly", "earlyexit", "fedrec", "reid", "teaching", "toy", "wsol")
+PEEK_TRACKS = ("active", "anomaly", "earlyexit", "fedrec", "prompt", "reid", "teaching", "toy", "wsol")
 
 
 def register() -> None:

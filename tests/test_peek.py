@@ -29,6 +29,7 @@ CASES = {
     "anomaly": (("labels", "masks"), "images"),
     "active": (("labels",), "features"),
     "earlyexit": (("labels",), "images"),
+    "prompt": (("labels",), "images"),
     "fedrec": (("test_items",), "candidates"),
     "wsol": (("labels",), "images"),
     "reid": (("query_pids", "gallery_pids"), "query"),
