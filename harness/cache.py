@@ -25,10 +25,13 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from harness.errors import ParbenchError
 
 __all__ = [
     "CACHE_ENV",
+    "cached_tensors",
     "check_outside",
     "content_digest",
     "default_cache_root",
@@ -155,3 +159,58 @@ def content_digest(paths: Iterable[str | Path], *, root: str | Path) -> str:
     for path in sorted(Path(p) for p in paths):
         digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def cached_tensors(
+    path: str | Path, compute: Callable[[], dict[str, Any]], *, record: Mapping[str, Any], what: str, log: Any = None
+) -> dict[str, Any]:
+    """Tensors stored at ``path`` (safetensors), or computed once by ``compute()`` and stored there.
+
+    A lock file beside ``path`` (``fcntl.flock``) makes a second process wait for the first instead of computing
+    the same tensors twice; the file is written under a temporary name and renamed, so a killed process leaves no
+    half-written file, and ``record`` goes beside it as ``<path>.json`` with the seconds ``compute`` took. Where
+    the folder cannot be written, the tensors are computed in this process and the log says so. The file is read
+    from its bytes (no memory map, no open file left behind).
+
+    Args:
+        path: The ``.safetensors`` file.
+        compute: Returns the state dict (CPU tensors) when the file is missing.
+        record: JSON-serialisable description of what the tensors depend on.
+        what: What the tensors are, for the log (e.g. ``"shared backbone 1a2b"``).
+        log: The job's logger.
+
+    Returns:
+        The state dict.
+    """
+    from safetensors.torch import load, save
+
+    path = Path(path)
+    lock = path.with_suffix(".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.touch(exist_ok=True)
+    except OSError as exc:
+        if log is not None:
+            log.warning("%s: the cache %s cannot be written (%s); computing it in this job", what, path.parent, exc)
+        return compute()
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if path.is_file():
+            if log is not None:
+                log.info("%s loaded from the cache", what)
+            return load(path.read_bytes())
+        started = time.perf_counter()
+        state = compute()
+        seconds = time.perf_counter() - started
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        tmp.write_bytes(save({k: v.contiguous() for k, v in state.items()}))
+        tmp.replace(path)
+        text = json.dumps({**dict(record), "train_seconds": round(seconds, 1)}, indent=2, sort_keys=True, default=str)
+        path.with_suffix(".json").write_text(text + "\n")
+        if log is not None:
+            log.info("%s computed in %.1f s and cached", what, seconds)
+        return state
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -18,19 +18,14 @@ behind for the method to find).
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from harness.api import stable_hash
-from harness.cache import derived_folder
+from harness.cache import cached_tensors, derived_folder
 
 __all__ = ["CACHE_VERSION", "backbone_folder", "cache_key", "cache_path", "cached_state"]
 
@@ -61,33 +56,6 @@ def cache_path(folder: Path, key: str) -> Path:
     return Path(folder) / f"backbone-{key}.safetensors"
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing); the file descriptor is closed afterwards."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _load(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load
-
-    return load(path.read_bytes())
-
-
-def _save(path: Path, state: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
-    from safetensors.torch import save
-
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_bytes(save({k: v.contiguous() for k, v in state.items()}))
-    tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-
-
 def cached_state(
     folder: Path,
     payload: dict[str, Any],
@@ -107,25 +75,5 @@ def cached_state(
         The state dict, CPU tensors.
     """
     key = cache_key(payload)
-    path = cache_path(folder, key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = path.with_suffix(".lock")
-        lock.touch(exist_ok=True)
-    except OSError as exc:
-        if log is not None:
-            log.warning("backbone cache %s cannot be written (%s); training the backbone in this job", path.parent,
-                        exc)
-        return train()
-    with _locked(lock):
-        if path.is_file():
-            if log is not None:
-                log.info("shared backbone %s loaded from the cache", key)
-            return _load(path)
-        started = time.perf_counter()
-        state = train()
-        seconds = time.perf_counter() - started
-        _save(path, state, {"key": key, "payload": payload, "train_seconds": round(seconds, 1)})
-        if log is not None:
-            log.info("shared backbone %s trained in %.1f s and cached", key, seconds)
-        return state
+    return cached_tensors(cache_path(folder, key), train, record={"key": key, "payload": payload},
+                          what=f"shared backbone {key}", log=log)

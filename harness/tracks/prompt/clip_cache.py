@@ -11,10 +11,6 @@ weights: pre-training is deterministic on one machine) and says so in its log.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,7 @@ from typing import Any
 import torch
 
 from harness.api import stable_hash
-from harness.cache import derived_folder
+from harness.cache import cached_tensors, derived_folder
 
 __all__ = ["CACHE_VERSION", "cache_path", "cached_clip_state"]
 
@@ -41,35 +37,5 @@ def cache_path(payload: dict[str, Any], *, cache_root: Path | None = None) -> Pa
 def cached_clip_state(payload: dict[str, Any], train: Callable[[], dict[str, torch.Tensor]], *,
                       cache_root: Path | None = None, log: Any = None) -> dict[str, torch.Tensor]:
     """The weights ``payload`` names: loaded from the cache, or pre-trained by ``train()`` and stored there."""
-    from safetensors.torch import load, save
-
     path = cache_path(payload, cache_root=cache_root)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = path.with_suffix(".lock")
-        lock.touch(exist_ok=True)
-    except OSError as exc:
-        if log is not None:
-            log.warning("tiny CLIP cache %s cannot be written (%s); pre-training in this job", path.parent, exc)
-        return train()
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if path.is_file():
-            if log is not None:
-                log.info("tiny CLIP %s loaded from the cache", path.name)
-            return load(path.read_bytes())
-        started = time.perf_counter()
-        state = train()
-        seconds = time.perf_counter() - started
-        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-        tmp.write_bytes(save({k: v.contiguous() for k, v in state.items()}))
-        tmp.replace(path)
-        record = {"payload": payload, "train_seconds": round(seconds, 1)}
-        path.with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-        if log is not None:
-            log.info("tiny CLIP pre-trained in %.1f s and cached as %s", seconds, path.name)
-        return state
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return cached_tensors(path, train, record={"payload": payload}, what=f"tiny CLIP {path.stem}", log=log)
