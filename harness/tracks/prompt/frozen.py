@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def _named(budget: Any) -> FrozenClip:
         raise BudgetError(msg)
     try:
         model = open_clip.create_model(budget.model, pretrained=str(budget.weights), device="cpu")
-    except (RuntimeError, OSError, ValueError, KeyError) as exc:
+    except (RuntimeError, OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
         msg = f"budget {budget.name!r}: open_clip cannot load {budget.weights} as {budget.model!r} ({exc})."
         raise BudgetError(msg) from exc
     size = model.visual.image_size
