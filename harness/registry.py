@@ -282,6 +282,14 @@ TRACKS: dict[str, TrackEntry] = {
         extras="wsol",
         bench_jobs=2,
     ),
+    "seqrec": TrackEntry(
+        "harness.tracks.seqrec:SeqRecTrack",
+        "LLM-based sequential recommendation: CPRec (all-domain continual pre-training of a causal LM, WSA schedule) "
+        "against popularity, GRU4Rec, SASRec, BERT4Rec and a TALLRec-style LM tuned on one domain",
+        "synthetic Amazon-layout shoppers over three domains, titles built from item attributes",
+        extras="seqrec",
+        bench_jobs=2,
+    ),
     "teaching": TrackEntry(
         "harness.tracks.teaching:TeachingTrack",
         "multimodal teaching-style regression: AMMDNN against ridge, SVR, gradient boosting, early- and late-fusion "
