@@ -329,6 +329,7 @@ METHODS: dict[str, MethodEntry] = {
     "ammpl-no-text-padding": MethodEntry("methods.ammpl:Ammpl", "prompt", {"text_padding": False}),
     "bcd-no-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"we_weight": 0.0}),
     "bcd-we": MethodEntry("methods.bcd_we:BcdWe", "wsol"),
+    "bert4rec": MethodEntry("baselines.seqrec:BERT4Rec", "seqrec", kind="baseline"),
     "berxit": MethodEntry("baselines.earlyexit:LearnedPolicy", "earlyexit", kind="baseline"),
     "buc": MethodEntry("baselines.reid:BottomUp", "reid", kind="baseline"),
     "cam": MethodEntry("baselines.wsol:Cam", "wsol", kind="baseline"),
@@ -337,6 +338,10 @@ METHODS: dict[str, MethodEntry] = {
     "cluster-contrast": MethodEntry("baselines.reid:ClusterContrast", "reid", kind="baseline"),
     "cocoop": MethodEntry("baselines.prompt:CoCoOp", "prompt", kind="baseline"),
     "coop": MethodEntry("baselines.prompt:CoOp", "prompt", kind="baseline"),
+    "cprec": MethodEntry("methods.cprec:CPRec", "seqrec"),
+    "cprec-cosine": MethodEntry("methods.cprec:CPRec", "seqrec", {"schedule": "cosine"}),
+    "cprec-no-cpt": MethodEntry("methods.cprec:CPRec", "seqrec", {"cpt": False}),
+    "cprec-no-mixed": MethodEntry("methods.cprec:CPRec", "seqrec", {"mixed": False}),
     "ee-confidence": MethodEntry(
         "baselines.earlyexit:LinearExits", "earlyexit", {"rule": "confidence"}, kind="baseline"
     ),
@@ -348,6 +353,7 @@ METHODS: dict[str, MethodEntry] = {
     "fedmf-plgc-no-decorr": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedmf", "decorrelation_weight": 0.0}),
     "fedncf": MethodEntry("baselines.fedrec:FedNCF", "fedrec", kind="baseline"),
     "fedncf-plgc": MethodEntry("methods.plgc:PLGC", "fedrec", {"base": "fedncf"}),
+    "gru4rec": MethodEntry("baselines.seqrec:GRU4Rec", "seqrec", kind="baseline"),
     "handcrafted": MethodEntry("baselines.reid:Handcrafted", "reid", kind="baseline"),
     "has": MethodEntry("baselines.wsol:Cam", "wsol", {"hide_probability": 0.5}, kind="baseline"),
     "hgb": MethodEntry("baselines.teaching:Hgb", "teaching", kind="baseline"),
@@ -381,7 +387,10 @@ METHODS: dict[str, MethodEntry] = {
         "baselines.anomalib_models.reverse_distillation:ReverseDistillation", "anomaly", kind="baseline"
     ),
     "ridge": MethodEntry("baselines.teaching:Ridge", "teaching", kind="baseline"),
+    "sasrec": MethodEntry("baselines.seqrec:SASRec", "seqrec", kind="baseline"),
+    "sasrec-ce": MethodEntry("baselines.seqrec:SASRec", "seqrec", {"loss": "ce"}, kind="baseline"),
     "scr-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"localizer": "scr"}),
+    "seq-popularity": MethodEntry("baselines.seqrec:Popularity", "seqrec", kind="baseline"),
     "snarm": MethodEntry("methods.snarm:Snarm", "anomaly"),
     "snarm-mlp": MethodEntry("methods.snarm:Snarm", "anomaly", {"mixer": "mlp"}),
     "snarm-no-intra": MethodEntry("methods.snarm:Snarm", "anomaly", {"use_intra": False}),
@@ -390,6 +399,7 @@ METHODS: dict[str, MethodEntry] = {
     "stfpm": MethodEntry("baselines.anomalib_models.stfpm:Stfpm", "anomaly", kind="baseline"),
     "supervised": MethodEntry("baselines.reid:Supervised", "reid", kind="reference"),
     "svr": MethodEntry("baselines.teaching:Svr", "teaching", kind="baseline"),
+    "tallrec": MethodEntry("baselines.seqrec_lm:TallRec", "seqrec", kind="baseline"),
     "toy-centroid": MethodEntry("harness.tracks.toy:NearestCentroid", "toy"),
     "toy-centroid-shrunk": MethodEntry(
         "harness.tracks.toy:NearestCentroid", "toy", {"shrinkage": 0.5}, kind="baseline"
