@@ -18,7 +18,8 @@ schedule. A job:
 Diagnostics (``self.extras_``, float64, one point per optimiser step of both stages): ``lm_tokens`` (tokens seen so
 far), ``lm_lr``, ``lm_val_loss`` (held-out loss every ``eval_every`` steps and at the last step, NaN elsewhere:
 language-model loss on held-out users' documents in pre-training, next-item loss of the target's validation items
-in adaptation), ``lm_stage`` (0 pre-training, 1 adaptation) and ``lm_tokens_per_s`` (shape (1,)).
+in adaptation), ``lm_stage`` (0 pre-training, 1 adaptation) and ``lm_tokens_per_s`` (shape (1,): tokens, padding
+excluded, per second of the optimiser steps this job ran; the cached pre-training's own when the job ran none).
 """
 
 from __future__ import annotations
@@ -267,16 +268,22 @@ class LMRecommender(SeqRecMethod):
 
     # -- scoring -----------------------------------------------------------------------------------------------
     def _prompt_logits(self, prompts: list[np.ndarray], item_ids: torch.Tensor) -> torch.Tensor:
-        """Item-token logits at each prompt's last position: float tensor of shape (n_prompts, n_items)."""
-        out = []
+        """Item-token logits at each prompt's last position: float tensor of shape (n_prompts, n_items).
+
+        Prompts are batched by length (less padding); the rows come back in the order of ``prompts``.
+        """
+        out = torch.empty((len(prompts), len(item_ids)), dtype=torch.float32)
+        order = np.argsort([len(p) for p in prompts], kind="stable")
         size = self.config.score_batch_size
         for start in range(0, len(prompts), size):
-            part = prompts[start:start + size]
+            rows = order[start:start + size]
+            part = [prompts[r] for r in rows]
             ids = pad_rows(part, self.tokenizer_.pad_id).to(self.device_t_)
             hidden = last_hidden(self.model_, ids)
             last = torch.as_tensor([len(p) - 1 for p in part], device=hidden.device)
-            out.append(item_logits(self.model_, hidden[torch.arange(len(part), device=hidden.device), last], item_ids))
-        return torch.cat(out).float().cpu()
+            logits = item_logits(self.model_, hidden[torch.arange(len(part), device=hidden.device), last], item_ids)
+            out[torch.from_numpy(rows)] = logits.float().cpu()
+        return out
 
     def score(self, inputs: SeqRecInputs) -> np.ndarray:
         """float32 array of shape (n_users, n_items): item-token logits after each user's history prompt.

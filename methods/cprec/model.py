@@ -77,7 +77,7 @@ def load_lm(path: str | Path) -> tuple[torch.nn.Module, Any]:
 
 
 def pad_rows(rows: Sequence[np.ndarray], pad: int, fill: int | None = None) -> torch.Tensor:
-    """Right-pad int64 rows to the longest: int64 tensor of shape (n_rows, max_len), padded with ``fill or pad``."""
+    """Right-pad integer rows to the longest: int64 tensor of shape (n_rows, max_len), padded with ``fill or pad``."""
     width = max(len(r) for r in rows)
     out = np.full((len(rows), width), pad if fill is None else fill, dtype=np.int64)
     for k, row in enumerate(rows):

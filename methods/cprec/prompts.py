@@ -177,11 +177,11 @@ def pack_tokens(docs: Sequence[np.ndarray], n_tokens: int, rng: np.random.Genera
         rng: Draws each epoch's order.
 
     Returns:
-        int64 array of shape (n_tokens,) (held in memory: 8 bytes per token).
+        int32 array of shape (n_tokens,) (held in memory: 4 bytes per token).
     """
     if n_tokens <= 0 or not docs:
-        return np.zeros(0, dtype=np.int64)
-    out = np.empty(n_tokens, dtype=np.int64)
+        return np.zeros(0, dtype=np.int32)
+    out = np.empty(n_tokens, dtype=np.int32)
     filled = 0
     while filled < n_tokens:
         for k in rng.permutation(len(docs)):
