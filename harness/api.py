@@ -130,14 +130,23 @@ class Budget:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
 
     def weights_id(self) -> str:
-        """``"random"``, or ``"sha256:<first 16 hex>"`` of the checkpoint file named by :attr:`weights`.
+        """``"random"``, or ``"sha256:<first 16 hex>"`` of the checkpoint named by :attr:`weights`.
+
+        A checkpoint folder (a Hugging Face ``save_pretrained`` directory) hashes the relative path and content of
+        every file in it.
 
         Raises:
-            BudgetError: The checkpoint file does not exist.
+            BudgetError: The checkpoint does not exist or cannot be read.
         """
         if self.weights == "random":
             return "random"
         try:
+            path = Path(self.weights)
+            if path.is_dir():
+                digest = hashlib.sha256()
+                for item in sorted(p for p in path.rglob("*") if p.is_file()):
+                    digest.update(f"{item.relative_to(path).as_posix()}\0{file_digest(item)}\n".encode())
+                return "sha256:" + digest.hexdigest()[:16]
             return "sha256:" + file_digest(self.weights)[:16]
         except OSError as exc:
             msg = f"budget {self.name!r}: weights file {self.weights} cannot be read ({exc}); give a local checkpoint."

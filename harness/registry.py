@@ -388,7 +388,6 @@ METHODS: dict[str, MethodEntry] = {
     ),
     "ridge": MethodEntry("baselines.teaching:Ridge", "teaching", kind="baseline"),
     "sasrec": MethodEntry("baselines.seqrec:SASRec", "seqrec", kind="baseline"),
-    "sasrec-ce": MethodEntry("baselines.seqrec:SASRec", "seqrec", {"loss": "ce"}, kind="baseline"),
     "scr-we": MethodEntry("methods.bcd_we:BcdWe", "wsol", {"localizer": "scr"}),
     "seq-popularity": MethodEntry("baselines.seqrec:Popularity", "seqrec", kind="baseline"),
     "snarm": MethodEntry("methods.snarm:Snarm", "anomaly"),

@@ -71,3 +71,16 @@ def test_every_builtin_config_and_budget_declares_each_field_with_help_and_passe
         build_options(cls, {}, where=cls.__qualname__)
     for entry in METHODS.values():
         load_target(entry.target).make_config(entry.config)  # every ablation passes the rules
+
+
+def test_a_checkpoint_folder_is_hashed_by_its_files(tmp_path):
+    from harness.api import Budget
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"abc")
+    first = Budget(weights=str(folder)).weights_id()
+    assert first.startswith("sha256:") and Budget(weights=str(folder)).weights_id() == first
+    (folder / "model.safetensors").write_bytes(b"abd")
+    assert Budget(weights=str(folder)).weights_id() != first

@@ -64,7 +64,8 @@ def cpt_cache_path(fingerprint: str, payload: Mapping[str, Any], *, cache_root: 
 
 
 def cached_cpt_state(fingerprint: str, payload: Mapping[str, Any], compute: Callable[[], dict[str, torch.Tensor]], *,
-                     use_cache: bool = True, log: Any = None) -> dict[str, torch.Tensor]:
+                     use_cache: bool = True, log: Any = None,
+                     cache_root: str | Path | None = None) -> dict[str, torch.Tensor]:
     """The pre-trained state (weights and curves): loaded from the cache, or computed by ``compute()`` and stored.
 
     Args:
@@ -73,9 +74,10 @@ def cached_cpt_state(fingerprint: str, payload: Mapping[str, Any], compute: Call
         compute: Pre-trains and returns the state dict (CPU tensors, none sharing memory).
         use_cache: False computes in-process and stores nothing.
         log: The job's logger.
+        cache_root: The cache of derived files (the track's ``--cache``); ``None``: ``$PARBENCH_CACHE`` or the default.
     """
     if not use_cache:
         return compute()
-    path = cpt_cache_path(fingerprint, payload)
+    path = cpt_cache_path(fingerprint, payload, cache_root=cache_root)
     record = {"payload": dict(payload), "data": fingerprint}
     return cached_tensors(path, compute, record=record, what=f"CPRec pre-trained LM {path.stem}", log=log)

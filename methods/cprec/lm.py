@@ -169,7 +169,7 @@ class LMRecommender(SeqRecMethod):
             return state
 
         state = cached_cpt_state(data_fingerprint(train.domains), payload, compute, use_cache=self._use_cache(),
-                                 log=self.log_)
+                                 log=self.log_, cache_root=train.cache_root)
         self.model_.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
         cols = [state[f"curve.{k}"].numpy() for k in ("lm_tokens", "lm_lr", "lm_val_loss", "lm_stage")]
         self._curves.rows = [tuple(float(c[i]) for c in cols) for i in range(len(cols[0]))]

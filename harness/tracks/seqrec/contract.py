@@ -21,6 +21,7 @@ method can join a user's behaviour across domains (CPRec's all-domain mixed sequ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,8 @@ class SeqRecTrain:
             after its training sequence), rows as ``domains[target].users``.
         n_users: Users of the whole dataset (global ids lie in ``[0, n_users)``).
         summary: Counts of the protocol (users, items, events kept and filtered per domain).
+        cache_root: The cache of derived files of the run (``--cache``), where a method may keep what it computes
+            once for several jobs (CPRec's pre-trained LM); ``None``: ``$PARBENCH_CACHE`` or the default.
     """
 
     target: str
@@ -85,6 +88,7 @@ class SeqRecTrain:
     val_items: np.ndarray
     n_users: int
     summary: dict[str, Any] = field(default_factory=dict)
+    cache_root: Path | None = None
 
     @property
     def domain(self) -> DomainSequences:

@@ -180,7 +180,7 @@ class SeqRecTrack(Track):
                      "negatives)", card.name, name, s["users"], s["items"], s["events"], s["events_read"],
                      s["repeats_dropped"], s["events_dropped_kcore"], budget.min_interactions,
                      s.get("malformed_lines", 0), s.get("unknown_items", 0), s["users_dropped_no_room"], N_NEGATIVES)
-        return SeqRecTrain(subset, domains, val_items, split.n_users, split.summary)
+        return SeqRecTrain(subset, domains, val_items, split.n_users, split.summary, self.cache_root)
 
     def load_test_inputs(self, root: Path, card: Any, subset: str, budget: Budget, *, seed: int = 0) -> SeqRecInputs:
         """The target domain's users and histories (training items, then the validation item)."""
