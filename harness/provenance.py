@@ -27,6 +27,8 @@ PACKAGES = (
     "mambapy",
     "numba",
     "scikit-activeml",
+    "open_clip_torch",
+    "transformers",
 )
 
 _REPO = Path(__file__).resolve().parent.parent
