@@ -16,6 +16,11 @@ WHEELS=(
   # the leaderboard's statistics, plots and report (core dependencies since #12), and the compiled fedrec step
   jinja2 markupsafe scikit-posthocs statsmodels patsy seaborn matplotlib contourpy cycler fonttools kiwisolver
   pyparsing numba llvmlite
+  # the seqrec track's LM recommenders (transformers and what it needs beyond the image)
+  transformers==5.25.0 tokenizers==0.23.3 huggingface-hub==2.5.0 safetensors==0.8.0 regex==2026.12.2 hf-xet==1.8.0
+  kernels==0.19.1 httpx2==2.17.0 httpcore2==2.17.0 h11==0.16.0 anyio==4.16.0 certifi==2026.10.19.post1 idna==3.21
+  typer==0.29.3 click==8.5.1 shellingham==1.5.4 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2
+  annotated-doc==0.0.7 filelock==4.3.2 fsspec==2026.9.0 pyyaml==6.0.4
   # the CUDA tests
   pytest pluggy iniconfig pygments packaging hypothesis sortedcontainers
 )
