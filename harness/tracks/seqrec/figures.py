@@ -1,6 +1,7 @@
 """Figures of the seqrec track's leaderboard: the LM methods' schedules and losses, NDCG@10 per domain.
 
-:func:`lm_curves` draws, per dataset, the learning rate and the validation loss against tokens seen of every method
+:func:`lm_curves` draws, per dataset, the learning rate and the validation losses (of pre-training: next token over
+the whole vocabulary; of adaptation: next item over the target domain's items) against tokens seen of every method
 that returned LM curves (``lm_tokens``, ``lm_lr``, ``lm_val_loss``, ``lm_stage``; the seed-0 job of the first
 domain, since continual pre-training is the same for every domain), so that WSA, cosine and the ablations can be
 compared at one token budget; the legend gives each method's measured training throughput (tokens per second).
@@ -42,7 +43,7 @@ def lm_curves(rows: Any, out_dir: Path, diagnostics: Any) -> list[Path]:
     written = []
     budget_name = str(rows["budget"].iloc[0])
     for dataset, methods in sorted(chosen.items()):
-        fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.3), dpi=110)
+        fig, axes = plt.subplots(1, 3, figsize=(15.0, 4.3), dpi=110)
         colors = plt.get_cmap("tab10")
         for i, (method, c) in enumerate(sorted(methods.items())):
             tokens = np.asarray(c["lm_tokens"], dtype=np.float64)
@@ -55,17 +56,23 @@ def lm_curves(rows: Any, out_dir: Path, diagnostics: Any) -> list[Path]:
                     axes[0].plot(tokens[mask], np.asarray(c["lm_lr"])[mask], style, color=colors(i % 10),
                                  lw=1.6, label=label if s == 0 or not (stage == 0).any() else None)
             loss = np.asarray(c.get("lm_val_loss", np.full_like(tokens, np.nan)), dtype=np.float64)
-            finite = np.isfinite(loss)
-            if finite.any():
-                axes[1].plot(tokens[finite], loss[finite], "o-", ms=3, color=colors(i % 10), lw=1.4, label=method)
+            for s, (ax, style) in enumerate(((axes[1], "o-"), (axes[2], "o:"))):
+                shown = np.isfinite(loss) & (stage == s)
+                if shown.any():
+                    ax.plot(tokens[shown], loss[shown], style, ms=3, color=colors(i % 10), lw=1.4, label=method)
         axes[0].set_title("learning rate (solid: continual pre-training, dotted: adaptation)", fontsize=9)
         axes[0].set_ylabel("learning rate")
-        axes[1].set_title("validation loss (next token, held-out sequences)", fontsize=9)
+        axes[1].set_title("pre-training: validation loss (next token, every token)", fontsize=9)
+        axes[2].set_title("adaptation: validation loss (next item, target domain)", fontsize=9)
         axes[1].set_ylabel("cross-entropy")
+        from matplotlib.ticker import FuncFormatter
+
         for ax in axes:
             ax.set_xlabel("tokens seen")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
         fig.suptitle(f"{dataset}: LM schedules and validation loss (budget {budget_name}, seed-0 job)", fontsize=9)
         fig.tight_layout()
         path = out_dir / f"{dataset}-lm-curves.png"
