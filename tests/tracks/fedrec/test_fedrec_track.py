@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lastfm_cases import SUBSET, lastfm_lines, write_lastfm
+from read_only import read_only_prefix
 
 from harness.api import Predictions
 from harness.cards import load_card, resolve_dataset
@@ -308,31 +309,6 @@ print(json.dumps({"counts": dict(summary.counts), "failed": summary.failed}))
 """
 
 
-def _read_only_prefix(source, view):
-    """A command prefix under which ``view`` is a read-only view of ``source``, or the reason there is none.
-
-    A read-only bind mount in a private mount namespace (``unshare -rm``: it vanishes with the command, and needs
-    no privilege where user namespaces are allowed); else, for a user other than root, the copy's permission bits.
-    As root without a private mount namespace nothing stops a write, and the test is skipped.
-    """
-    import shutil
-    import subprocess
-
-    unshare = shutil.which("unshare")
-    script = 'mount --bind "$0" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
-    if unshare is not None:
-        prefix = [unshare, "-rm", "sh", "-c", script, str(source), str(view)]
-        if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0:
-            return prefix, ""
-    if os.geteuid() != 0:
-        for path in [source, *source.rglob("*")]:
-            path.chmod(path.stat().st_mode & ~0o222)
-        view.rmdir()
-        view.symlink_to(source, target_is_directory=True)
-        return [], ""
-    return None, "running as root without unshare -rm: neither a read-only bind mount nor permission bits work here"
-
-
 def test_the_track_runs_on_a_read_only_dataset_folder(tmp_path):
     import json
     import subprocess
@@ -344,7 +320,7 @@ def test_the_track_runs_on_a_read_only_dataset_folder(tmp_path):
     before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
     view = tmp_path / "view"
     view.mkdir()
-    prefix, reason = _read_only_prefix(source.parent, view)
+    prefix, reason = read_only_prefix(source.parent, view)
     if prefix is None:
         pytest.skip(reason)
     cache, results = tmp_path / "cache", tmp_path / "results"

@@ -30,3 +30,95 @@ def test_smoke_grid_through_the_runner_then_leaderboard_and_figures(data_root, t
     assert "![synth_amazon-per-domain](seqrec/synth_amazon-per-domain.png)" in md
     assert "- protocol: per domain: repeated (user, item) pairs dropped" in md
     assert (tmp_path / "leaderboards" / "seqrec" / "synth_amazon-lm-curves.png").stat().st_size > 10_000
+
+
+def _real_layouts(root):
+    """Write the tiny synthetic set's Books domain as MovieLens-100K files and as Amazon 2023 files."""
+    import json
+
+    from harness.tracks.seqrec.loaders import load_amazon
+    from harness.tracks.seqrec.synth import generate
+
+    generate(root / "synth", preset="tiny")
+    books = load_amazon(root / "synth").domains["Books"]
+    users = {u: k + 1 for k, u in enumerate(sorted(set(books.users.tolist())))}
+    items = {i: k + 1 for k, i in enumerate(sorted(books.titles))}
+    ml = root / "movielens_100k_seq" / "ml-100k"
+    ml.mkdir(parents=True)
+    (ml / "u.data").write_text("".join(f"{users[u]}\t{items[i]}\t4\t{t}\n" for u, i, t in zip(
+        books.users.tolist(), books.items.tolist(), books.times.tolist(), strict=True)))
+    (ml / "u.item").write_bytes("".join(f"{items[i]}|{books.titles[i]} (1995)|01-Jan-1995||http://x|0|1\n"
+                                        for i in sorted(items)).encode("latin-1"))
+    amazon = root / "amazon_reviews"
+    amazon.mkdir()
+    (amazon / "Books.jsonl").write_text("".join(json.dumps(
+        {"user_id": u, "asin": i, "parent_asin": i, "rating": 5.0, "timestamp": t * 1000}) + "\n" for u, i, t in zip(
+        books.users.tolist(), books.items.tolist(), books.times.tolist(), strict=True)))
+    (amazon / "meta_Books.jsonl").write_text("".join(json.dumps({"parent_asin": i, "title": t}) + "\n"
+                                                     for i, t in books.titles.items()))
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("dataset", "subset"), [("movielens_100k_seq", "ml-100k"), ("amazon_reviews", "Books")])
+def test_the_track_runs_on_the_real_layouts(tmp_path, dataset, subset):
+    root = _real_layouts(tmp_path)
+    plan = plan_run("seqrec", budget="smoke", dataset=dataset, data_root=root, method_names=["seq-popularity",
+                                                                                             "sasrec"])
+    assert [j.subset for j in plan.jobs] == [subset, subset]
+    summary = run_plan(plan, Store(tmp_path / "results"), progress=False)
+    assert summary.counts == {"ok": 2}, summary.failed
+    rows = Store(tmp_path / "results").read("seqrec")
+    ndcg = rows[rows["metric"] == "ndcg_at_10"].set_index("method")["value"]
+    assert 0 < ndcg["seq-popularity"] < 1 and 0 < ndcg["sasrec"] < 1
+
+
+READ_ONLY_RUN = """
+import json, sys
+from pathlib import Path
+from harness.runner import plan_run, run_plan
+from harness.store import Store
+
+view, cache, results = map(Path, sys.argv[1:4])
+try:
+    (view / "probe").write_text("x")
+except OSError as exc:
+    print("data root read-only, errno", exc.errno)
+else:
+    sys.exit(f"{view} is writable")
+plan = plan_run("seqrec", budget="smoke", dataset="amazon_reviews", data_root=view, method_names=["cprec-no-mixed"],
+                cache=cache)
+summary = run_plan(plan, Store(results), progress=False)
+print(json.dumps({"counts": dict(summary.counts), "failed": summary.failed}))
+"""
+
+
+@pytest.mark.slow
+def test_the_track_runs_on_a_read_only_dataset_folder(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from read_only import read_only_prefix
+
+    import harness
+
+    source = _real_layouts(tmp_path / "data") / "amazon_reviews"
+    before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
+    view = tmp_path / "view"
+    view.mkdir()
+    prefix, reason = read_only_prefix(source, view)
+    if prefix is None:
+        pytest.skip(reason)
+    cache, results = tmp_path / "cache", tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(Path(harness.__file__).resolve().parents[1])}
+    done = subprocess.run([*prefix, sys.executable, "-c", READ_ONLY_RUN, str(view), str(cache), str(results)],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "data root read-only" in done.stdout
+    assert json.loads(done.stdout.strip().splitlines()[-1])["counts"] == {"ok": 1}
+    assert list((cache / "seqrec" / "amazon_reviews" / "all").glob("v*/summary.json"))  # the split went to the cache
+    assert list((cache / "seqrec" / "lm-cpt").rglob("*"))  # and so did the pre-trained LM
+    assert {p: p.read_bytes() for p in source.rglob("*") if p.is_file()} == before
