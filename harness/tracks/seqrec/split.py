@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.tracks.seqrec.contract import DomainSequences
+
 __all__ = ["N_NEGATIVES", "PROTOCOL_VERSION", "DomainSplit", "Split", "ensure_split", "load_split", "make_split"]
 
 #: Version of the split protocol (part of the cache key).
@@ -40,35 +42,20 @@ N_NEGATIVES = 100
 #: Seed of the negatives (with each user's raw id).
 SPLIT_SEED = 20250411
 _TRACK = "seqrec"
-_ARRAYS = ("users", "indptr", "items", "times")
 
 
 @dataclass
-class DomainSplit:
+class DomainSplit(DomainSequences):
     """One domain after the protocol: every kept user's full sequence (training, validation, test item last).
 
+    The fields of :class:`~harness.tracks.seqrec.contract.DomainSequences` (``users`` are global ids, sorted;
+    ``items`` hold each user's whole sequence, the test item last and the validation item second last), and:
+
     Attributes:
-        name: The domain.
-        titles: Title of each item, by local id.
-        users: int64 (n_users,), global user ids, sorted.
-        indptr: int64 (n_users + 1,), offsets into ``items``.
-        items: int64, each user's items in time order; the last is the test item, the second last the validation.
-        times: int64, unix seconds of each event.
         negatives: int64 (n_users, 100), the fixed negatives of the sampled ranking.
     """
 
-    name: str
-    titles: tuple[str, ...]
-    users: np.ndarray
-    indptr: np.ndarray
-    items: np.ndarray
-    times: np.ndarray
     negatives: np.ndarray
-
-    @property
-    def n_items(self) -> int:
-        """Items of the domain."""
-        return len(self.titles)
 
 
 @dataclass

@@ -21,7 +21,6 @@ over subsets is the mean over domains. Every metric is resampled over users for 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from harness.errors import InvalidPredictionError
 from harness.registry import load_target
 from harness.tracks.seqrec.budget import BUDGETS, SeqRecBudget
 from harness.tracks.seqrec.contract import DomainSequences, SeqRecInputs, SeqRecTrain, SeqRecTruth
-from harness.tracks.seqrec.split import N_NEGATIVES, PROTOCOL_VERSION, ensure_split, load_split
+from harness.tracks.seqrec.split import N_NEGATIVES, PROTOCOL_VERSION, load_split
 
 __all__ = ["CUTOFFS", "LM_CURVES", "SeqRecTrack", "ranking_items"]
 
@@ -76,16 +75,6 @@ def _metrics_of(means: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass
-class _Parts:
-    """The three views of a target domain's sequences."""
-
-    train: DomainSequences
-    val_items: np.ndarray
-    history: tuple[np.ndarray, np.ndarray, np.ndarray]
-    test_items: np.ndarray
-
-
 def _cut(d: Any, n_cut: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr, items, times) without the last ``n_cut`` events of every user."""
     lengths = np.diff(d.indptr) - n_cut
@@ -96,11 +85,10 @@ def _cut(d: Any, n_cut: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return indptr, d.items[keep], d.times[keep]
 
 
-def _parts(d: Any) -> _Parts:
-    indptr, items, times = _cut(d, 2)
-    train = DomainSequences(d.name, d.titles, d.users, indptr, items, times)
-    ends = d.indptr[1:]
-    return _Parts(train, d.items[ends - 2], _cut(d, 1), d.items[ends - 1])
+def _training(d: Any) -> tuple[DomainSequences, np.ndarray]:
+    """A domain's training sequences (the last two events of every user cut) and each user's validation item."""
+    train = DomainSequences(d.name, d.titles, d.users, *_cut(d, 2))
+    return train, d.items[d.indptr[1:] - 2]
 
 
 class SeqRecTrack(Track):
@@ -128,18 +116,11 @@ class SeqRecTrack(Track):
         return list(load_target(card.subsets_lister)(root))
 
     def grid_subsets(self, root: Path, card: Any, budget: Budget) -> list[str]:
-        """The domains with users after the protocol; writes the split into the cache once, before the jobs."""
-        try:
-            ensure_split(root, card.name, loader=card.loader, min_interactions=budget.min_interactions,
-                         cache_root=self.cache_root)
-        except OSError as exc:
-            from harness.errors import ParbenchError
+        """The domains with users after the protocol; writes the split into the cache once, before the jobs.
 
-            if isinstance(exc, ParbenchError):
-                raise
-            logging.getLogger(__name__).warning(
-                "%s: the split cannot be stored in the cache of derived files (%s); every job computes it. Pass a "
-                "writable --cache (or $PARBENCH_CACHE).", card.name, exc)
+        A cache that cannot be written is logged (:func:`~harness.tracks.seqrec.split.load_split`); each job then
+        computes the same split itself.
+        """
         split = self._split(root, card, budget)
         return [name for name in self.subsets(root, card) if name in split.domains and
                 len(split.domains[name].users)]
@@ -170,10 +151,9 @@ class SeqRecTrack(Track):
         domains, val_items = {}, None
         log = logging.getLogger("parbench.job")
         for name, d in split.domains.items():
-            parts = _parts(d)
-            domains[name] = parts.train
+            domains[name], domain_val = _training(d)
             if name == subset:
-                val_items = parts.val_items
+                val_items = domain_val
             s = split.summary["domains"][name]
             log.info("%s/%s: %d users, %d items, %d events kept of %d read (%d repeats, %d by the %d-core filter, "
                      "%d malformed lines, %d events of items without metadata, %d users without room for %d "
