@@ -143,10 +143,9 @@ class Budget:
         try:
             path = Path(self.weights)
             if path.is_dir():
-                digest = hashlib.sha256()
-                for item in sorted(p for p in path.rglob("*") if p.is_file()):
-                    digest.update(f"{item.relative_to(path).as_posix()}\0{file_digest(item)}\n".encode())
-                return "sha256:" + digest.hexdigest()[:16]
+                from harness.cache import content_digest  # harness.cache imports this module
+
+                return "sha256:" + content_digest([p for p in path.rglob("*") if p.is_file()], root=path)
             return "sha256:" + file_digest(self.weights)[:16]
         except OSError as exc:
             msg = f"budget {self.name!r}: weights file {self.weights} cannot be read ({exc}); give a local checkpoint."

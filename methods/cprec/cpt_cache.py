@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from harness.api import stable_hash
-from harness.cache import cached_tensors, content_digest, derived_folder, resolve_cache_root
+from harness.cache import cached_tensors, derived_folder, resolve_cache_root
 from harness.tracks.seqrec.contract import DomainSequences
 
-__all__ = ["CACHE_VERSION", "cached_cpt_state", "cpt_cache_path", "data_fingerprint", "weights_digest"]
+__all__ = ["CACHE_VERSION", "cached_cpt_state", "cpt_cache_path", "data_fingerprint"]
 
 #: Version of the cached pre-training recipe; bump it whenever the weights a key names could change.
 CACHE_VERSION = "1"
@@ -40,15 +40,6 @@ def data_fingerprint(domains: Mapping[str, DomainSequences]) -> str:
         for array in (dom.users, dom.indptr, dom.items, dom.times):
             digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes() + b"\0")
     return digest.hexdigest()[:16]
-
-
-def weights_digest(weights: str) -> str:
-    """``"random"``, or a digest of the checkpoint folder's files (content, not path)."""
-    if weights == "random":
-        return "random"
-    folder = Path(weights).expanduser()
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return "sha256:" + content_digest(files, root=folder)
 
 
 def cpt_cache_path(fingerprint: str, payload: Mapping[str, Any], *, cache_root: str | Path | None = None) -> Path:

@@ -38,7 +38,7 @@ from harness.errors import BudgetError
 from harness.options import option
 from harness.tracks.seqrec.contract import SeqRecInputs, SeqRecTrain
 from harness.tracks.seqrec.method import SeqRecMethod
-from methods.cprec.cpt_cache import cached_cpt_state, data_fingerprint, weights_digest
+from methods.cprec.cpt_cache import cached_cpt_state, data_fingerprint
 from methods.cprec.model import build_lm, item_logits, item_loss, last_hidden, lm_loss, load_lm, pad_rows
 from methods.cprec.prompts import pack_tokens
 from methods.cprec.schedule import learning_rates
@@ -107,7 +107,8 @@ class LMRecommender(SeqRecMethod):
 
     def pretrain_plan(self, train: SeqRecTrain, val_users: set[int]) -> PretrainPlan:
         """Documents (held-out users' apart) and schedule of continual pre-training."""
-        raise NotImplementedError
+        msg = f"{type(self).__name__} pre-trains (pretrains() is True) but does not define pretrain_plan."
+        raise NotImplementedError(msg)
 
     def pretrain_config(self) -> dict[str, Any]:
         """The config fields continual pre-training depends on (they enter the cache key)."""
@@ -157,7 +158,7 @@ class LMRecommender(SeqRecMethod):
         payload = {
             "method": type(self).__name__, "config": self.pretrain_config(), "seed": ctx.seed,
             "budget": {k: getattr(budget, k) for k in CPT_BUDGET_FIELDS},
-            "weights": weights_digest(budget.weights),
+            "weights": budget.weights_id(),
         }
 
         def compute() -> dict[str, torch.Tensor]:
