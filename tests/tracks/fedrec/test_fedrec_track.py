@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 from lastfm_cases import SUBSET, lastfm_lines, write_lastfm
-from read_only import read_only_prefix
+from read_only import run_on_read_only_view
 
 from harness.api import Predictions
 from harness.cards import load_card, resolve_dataset
@@ -290,46 +287,11 @@ def test_smoke_grid_through_the_runner_then_leaderboard_and_figure(synth, data_r
         second.loc[["hr_at_10", "full_ndcg_at_10", "erank_global"]])
 
 
-READ_ONLY_RUN = """
-import json, sys
-from pathlib import Path
-from harness.runner import plan_run, run_plan
-from harness.store import Store
-
-view, cache, results = map(Path, sys.argv[1:4])
-try:
-    (view / "probe").write_text("x")
-except OSError as exc:
-    print("data root read-only, errno", exc.errno)
-else:
-    sys.exit(f"{view} is writable")
-plan = plan_run("fedrec", budget="smoke", dataset="lastfm_2k", data_root=view, method_names=["popularity"], cache=cache)
-summary = run_plan(plan, Store(results), progress=False)
-print(json.dumps({"counts": dict(summary.counts), "failed": summary.failed}))
-"""
-
-
 def test_the_track_runs_on_a_read_only_dataset_folder(tmp_path):
-    import json
-    import subprocess
-    import sys
-
-    import harness
-
     source = write_lastfm(tmp_path / "data" / "lastfm_2k", lastfm_lines())
     before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
-    view = tmp_path / "view"
-    view.mkdir()
-    prefix, reason = read_only_prefix(source.parent, view)
-    if prefix is None:
-        pytest.skip(reason)
-    cache, results = tmp_path / "cache", tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(Path(harness.__file__).resolve().parents[1])}
-    done = subprocess.run([*prefix, sys.executable, "-c", READ_ONLY_RUN, str(view), str(cache), str(results)],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "data root read-only" in done.stdout
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    outcome, cache, results = run_on_read_only_view(source.parent, tmp_path, track="fedrec", dataset="lastfm_2k",
+                                                    method="popularity")
     assert outcome["counts"] == {"ok": 1}, outcome
     rows = Store(results).read("fedrec")
     hr = float(rows.loc[rows["metric"] == "hr_at_10", "value"].iloc[0])

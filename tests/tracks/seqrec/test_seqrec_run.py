@@ -73,52 +73,15 @@ def test_the_track_runs_on_the_real_layouts(tmp_path, dataset, subset):
     assert 0 < ndcg["seq-popularity"] < 1 and 0 < ndcg["sasrec"] < 1
 
 
-READ_ONLY_RUN = """
-import json, sys
-from pathlib import Path
-from harness.runner import plan_run, run_plan
-from harness.store import Store
-
-view, cache, results = map(Path, sys.argv[1:4])
-try:
-    (view / "probe").write_text("x")
-except OSError as exc:
-    print("data root read-only, errno", exc.errno)
-else:
-    sys.exit(f"{view} is writable")
-plan = plan_run("seqrec", budget="smoke", dataset="amazon_reviews", data_root=view, method_names=["cprec-no-mixed"],
-                cache=cache)
-summary = run_plan(plan, Store(results), progress=False)
-print(json.dumps({"counts": dict(summary.counts), "failed": summary.failed}))
-"""
-
-
 @pytest.mark.slow
 def test_the_track_runs_on_a_read_only_dataset_folder(tmp_path):
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from read_only import read_only_prefix
-
-    import harness
+    from read_only import run_on_read_only_view
 
     source = _real_layouts(tmp_path / "data") / "amazon_reviews"
     before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
-    view = tmp_path / "view"
-    view.mkdir()
-    prefix, reason = read_only_prefix(source, view)
-    if prefix is None:
-        pytest.skip(reason)
-    cache, results = tmp_path / "cache", tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(Path(harness.__file__).resolve().parents[1])}
-    done = subprocess.run([*prefix, sys.executable, "-c", READ_ONLY_RUN, str(view), str(cache), str(results)],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "data root read-only" in done.stdout
-    assert json.loads(done.stdout.strip().splitlines()[-1])["counts"] == {"ok": 1}
+    outcome, cache, _ = run_on_read_only_view(source, tmp_path, track="seqrec", dataset="amazon_reviews",
+                                              method="cprec-no-mixed")
+    assert outcome["counts"] == {"ok": 1}, outcome
     assert list((cache / "seqrec" / "amazon_reviews" / "all").glob("v*/summary.json"))  # the split went to the cache
     assert list((cache / "seqrec" / "lm-cpt").rglob("*"))  # and so did the pre-trained LM
     assert {p: p.read_bytes() for p in source.rglob("*") if p.is_file()} == before
